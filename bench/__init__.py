@@ -1,0 +1,1 @@
+"""ember vs PyTorch benchmarks: ``python -m bench [workload ...]``."""

@@ -1,0 +1,35 @@
+"""``python -m bench [workload ...]``: ember vs torch, one row per workload."""
+import argparse
+import os
+
+# Benchmarks compare kernels, not thread scheduling on a shared machine: both
+# libraries get the same thread budget.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+from . import workloads  # noqa: F401,E402  (registers workloads)
+from .harness import WORKLOADS, report, run_one  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("workloads", nargs="*", help=f"any of: {', '.join(WORKLOADS)}")
+    args = p.parse_args(argv)
+    import torch
+
+    import ember
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    libs = {"ember": ember, "torch": torch}
+    names = args.workloads or list(WORKLOADS)
+    results = {}
+    for n in names:
+        if n not in WORKLOADS:
+            p.error(f"unknown workload {n!r}; choose from {', '.join(WORKLOADS)}")
+        try:
+            results[n] = run_one(n, libs)
+        except Exception as e:  # a workload needing a part ember lacks yet
+            results[n] = f"{type(e).__name__}: {e}"[:100]
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

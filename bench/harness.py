@@ -1,0 +1,63 @@
+"""Benchmark harness: each workload builds a step function for ember and for
+torch; the harness warms both up, then alternates timed runs (A B A B ...) in
+one process and reports medians and the median of per-pair ratios."""
+import math
+import statistics
+import time
+
+WORKLOADS = {}
+
+
+def workload(name, reps=7, inner=1):
+    """Registers ``build(lib) -> step`` as a workload. ``lib`` is the ember or
+    torch module; ``step()`` runs one timed iteration. ``inner`` repeats step
+    per timed sample (for very short steps)."""
+    def deco(build):
+        WORKLOADS[name] = (build, reps, inner)
+        return build
+    return deco
+
+
+def _time(step, inner):
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        step()
+    return (time.perf_counter() - t0) / inner
+
+
+def run_one(name, libs):
+    build, reps, inner = WORKLOADS[name]
+    steps = {}
+    for lname, lib in libs.items():
+        steps[lname] = build(lib)
+    if any(callable(getattr(s, "direct", None)) for s in steps.values()):
+        # Workloads that measure themselves (import time) return timings directly.
+        return {k: s.direct() for k, s in steps.items()}
+    for s in steps.values():  # warm-up
+        for _ in range(2):
+            s()
+    times = {k: [] for k in steps}
+    for _ in range(reps):
+        for k, s in steps.items():
+            times[k].append(_time(s, inner))
+    return times
+
+
+def report(results, out=print):
+    """Prints one row per workload (ember ms, torch ms, median ratio) and the
+    geometric mean of the ratios."""
+    out(f"{'workload':<20}{'ember ms':>12}{'torch ms':>12}{'ratio':>9}")
+    ratios = []
+    for name, times in results.items():
+        if isinstance(times, str):
+            out(f"{name:<20}  skipped: {times}")
+            continue
+        e, t = times["ember"], times["torch"]
+        ratio = statistics.median(a / b for a, b in zip(e, t))
+        ratios.append(ratio)
+        out(f"{name:<20}{statistics.median(e) * 1e3:>12.3f}{statistics.median(t) * 1e3:>12.3f}"
+            f"{ratio:>8.2f}x")
+    if ratios:
+        g = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        out(f"{'geometric mean':<44}{g:>8.2f}x")
+    return ratios

@@ -1,0 +1,484 @@
+"""The autograd graph: nodes, saved tensors and the backward engine.
+
+Every differentiable op records one ``Node`` subclass named as in PyTorch
+(``MulBackward0``). A node is also the op's ``ctx``: it holds the saved tensors
+(version-checked), op-specific attributes and ``next_functions``. Backward
+rules are written with ember ops, so running the engine with grad mode on
+(``create_graph=True``) records the backward itself and higher-order gradients
+come for free.
+"""
+import heapq
+import itertools
+
+from .grad_mode import STATE
+
+__all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "register_multi_grad_hook"]
+
+_seq = itertools.count()
+_saved_hooks = []  # stack of (pack, unpack) from saved_tensors_hooks
+
+
+class SavedTensor:
+    __slots__ = ("tensor", "version", "packed", "unpack", "is_output")
+
+    def __init__(self, t, is_output=False):
+        self.version = t._version[0]
+        self.is_output = is_output
+        if _saved_hooks:
+            pack, self.unpack = _saved_hooks[-1]
+            self.packed = pack(t)
+            self.tensor = None
+        else:
+            self.tensor = t
+            self.unpack = None
+
+
+class Node:
+    """Base of every grad_fn. Subclasses define ``backward(ctx, *grads)``."""
+
+    __slots__ = ("next_functions", "_saved", "_meta", "_out_meta", "_freed", "_seq",
+                 "_pre_hooks", "_hooks", "_tensor_hooks", "_retain", "needs_input_grad",
+                 "materialize_grads", "__dict__", "__weakref__")
+
+    def __init__(self):
+        self._saved = ()
+        self._freed = False
+        self._seq = next(_seq)
+        self._pre_hooks = self._hooks = self._tensor_hooks = self._retain = None
+        self.materialize_grads = True
+
+    # -- introspection, as torch.autograd.graph.Node --------------------------
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    @property
+    def metadata(self):
+        return self.__dict__.setdefault("_metadata", {})
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` after this node runs; may return new
+        grad_inputs."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _Handle(self._hooks, fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` before this node runs; may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _Handle(self._pre_hooks, fn)
+
+    # -- saved tensors ---------------------------------------------------------
+    def save_for_backward(self, *tensors):
+        self._saved = tuple(None if t is None else SavedTensor(t) for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access "
+                "saved tensors after they have already been freed). Saved intermediate "
+                "values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through "
+                "the graph a second time or if you need to access saved tensors after "
+                "calling backward.")
+        out = []
+        for s in self._saved:
+            if s is None:
+                out.append(None)
+                continue
+            t = s.tensor
+            if s.unpack is not None:
+                out.append(s.unpack(s.packed))
+                continue
+            if t._version[0] != s.version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{t.type()} {list(t.shape)}], which is "
+                    f"{'output 0 of ' + type(self).__name__ if s.is_output else 'an input of ' + type(self).__name__}"  # noqa: E501
+                    f", is at version {t._version[0]}; expected version {s.version} instead. "
+                    "Hint: the operation that failed to compute its gradient was "
+                    f"{type(self).__name__}.")
+            out.append(t)
+        return tuple(out)
+
+    saved_variables = saved_tensors
+
+    def _free(self):
+        self._freed = True
+        self._saved = ()
+
+    # -- running ---------------------------------------------------------------
+    def apply(self, *grads):
+        """Runs the backward rule on ``grads`` (one per output)."""
+        res = type(self).backward(self, *grads)
+        if not isinstance(res, tuple):
+            res = (res,)
+        return res
+
+
+class _Handle:
+    """RemovableHandle for hooks kept in a list."""
+
+    def __init__(self, lst, item):
+        self._lst, self._item = lst, item
+
+    def remove(self):
+        try:
+            self._lst.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """Sink node of a leaf: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+        self.next_functions = ()
+
+    def accumulate(self, grad, create_graph):
+        v = self.variable
+        if v._hooks:
+            for h in list(v._hooks.values()):
+                r = h(grad)
+                if r is not None:
+                    grad = r
+        old = v._grad
+        if old is None:
+            if not create_graph:
+                grad = grad.detach()
+                # Never alias a gradient owned by someone else (e.g. a grad_output
+                # the user passed); PyTorch steals only temporaries, we copy.
+                if grad._base is not None or not grad._data.flags.owndata:
+                    grad = grad.clone()
+            v._grad = grad
+        elif create_graph or STATE.enabled:
+            v._grad = old + grad
+        else:
+            old._data += grad._data.astype(old._data.dtype, copy=False) \
+                if old._data.shape == grad._data.shape else grad._data
+            old._version[0] += 1
+        if v._post_hooks:
+            for h in list(v._post_hooks.values()):
+                h(v)
+
+
+def _new_node_class(name, backward):
+    return type(name, (Node,), {"__slots__": (), "backward": staticmethod(backward)})
+
+
+# ---------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------
+
+def _grad_edge(t):
+    """(node, output_nr) that gradients for tensor ``t`` flow into."""
+    fn = t.grad_fn
+    if fn is not None:
+        return fn, t._output_nr
+    if t._requires_grad:
+        return t._accumulator(), 0
+    return None, 0
+
+
+def _zeros_for(meta):
+    from .._tensor import _zeros_meta
+    return _zeros_meta(meta)
+
+
+def _validate(node, i, g):
+    """Cast/reduce gradient ``g`` to the shape and dtype of ``node``'s input ``i``."""
+    meta = node._meta[i] if node._meta is not None else None
+    if meta is None or g is None:
+        return g
+    shape, dt = meta
+    if g.shape != shape:
+        from .._ops._core import sum_to
+        try:
+            g = sum_to(g, shape)
+        except RuntimeError:
+            raise RuntimeError(
+                f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                f"{list(g.shape)} but expected shape compatible with {list(shape)}") from None
+    if g.dtype is not dt:
+        if dt.is_floating_point or dt.is_complex:
+            g = g.real if (g.dtype.is_complex and not dt.is_complex) else g
+            g = g.to(dt) if g.dtype is not dt else g
+    return g
+
+
+def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None,
+                 allow_unused=True, accumulate=True):
+    """Back-propagates ``grad_roots`` from the tensors ``roots``.
+
+    With ``accumulate`` leaf gradients go into ``.grad`` (restricted to
+    ``inputs`` when given); otherwise the gradients w.r.t. ``inputs`` are
+    returned (``autograd.grad``).
+    """
+    prev = STATE.enabled
+    STATE.enabled = create_graph
+    try:
+        return _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused,
+                    accumulate)
+    finally:
+        STATE.enabled = prev
+
+
+def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, accumulate):
+    # Edges that gradient flows into from the roots.
+    root_edges = []
+    for t, g in zip(roots, grad_roots):
+        node, nr = _grad_edge(t)
+        if node is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        root_edges.append((node, nr, g))
+
+    # Targets: for autograd.grad (or backward(inputs=...)), the edges to capture.
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for k, t in enumerate(inputs):
+            node, nr = _grad_edge(t)
+            if node is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            targets.setdefault((node, nr), []).append(k)
+
+    # Dependency count of every node reachable from the roots.
+    deps = {}
+    order = []
+    stack = [n for n, _, _ in root_edges]
+    seen = set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        order.append(n)
+        for nxt, _ in n.next_functions:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    stack.append(nxt)
+
+    # With targets, only nodes that lead to a target need to run.
+    needed = None
+    if targets is not None:
+        target_nodes = {n for n, _ in targets}
+        needed = set()
+        # Reverse topological pass: a node is needed if it is a target or any child is.
+        for n in reversed(_topo_list(order)):
+            if n in target_nodes or any(c in needed for c, _ in n.next_functions
+                                        if c is not None):
+                needed.add(n)
+
+    buffers = {}
+    for node, nr, g in root_edges:
+        buf = buffers.setdefault(node, [None] * _n_out(node))
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+    ready = [n for n, _, _ in root_edges if deps.get(n, 0) == 0]
+    ready = list(dict.fromkeys(ready))
+    heap = [(-n._seq, id(n), n) for n in ready]
+    heapq.heapify(heap)
+    while heap:
+        _, _, node = heapq.heappop(heap)
+        grads = buffers.pop(node, None) or [None] * _n_out(node)
+        if needed is not None and node not in needed:
+            continue
+        # Tensor hooks and retain_grad on this node's outputs.
+        if node._tensor_hooks:
+            for nr, hooks in node._tensor_hooks.items():
+                if grads[nr] is None:
+                    continue
+                for h in list(hooks.values()):
+                    r = h(grads[nr])
+                    if r is not None:
+                        grads[nr] = r
+        if node._retain:
+            for nr, ref in node._retain.items():
+                t = ref()
+                if t is not None and grads[nr] is not None:
+                    g = grads[nr] if create_graph else grads[nr].detach()
+                    t._grad = g.clone() if t._grad is None else t._grad + g
+        if targets is not None and not accumulate:
+            hit = False
+            for nr in range(len(grads)):
+                ks = targets.get((node, nr))
+                if ks is not None:
+                    hit = True
+                    g = grads[nr]
+                    if g is not None and isinstance(node, AccumulateGrad) and node.variable._hooks:
+                        for h in list(node.variable._hooks.values()):
+                            r = h(g)
+                            if r is not None:
+                                g = r
+                    for k in ks:
+                        captured[k] = g
+            if isinstance(node, AccumulateGrad) or (hit and not _leads_further(node, needed)):
+                _release(node, retain_graph)
+                continue
+        if isinstance(node, AccumulateGrad):
+            if grads[0] is not None and (targets is None or (node, 0) in targets):
+                node.accumulate(grads[0], create_graph)
+            continue
+        if node._pre_hooks:
+            for h in node._pre_hooks:
+                r = h(tuple(grads))
+                if r is not None:
+                    grads = list(r)
+        if node.materialize_grads and any(g is None for g in grads):
+            grads = [_zeros_for(m) if g is None and m is not None else g
+                     for g, m in zip(grads, node._out_meta)]
+        if node._freed:
+            node.saved_tensors  # raises the "backward through the graph a second time" error
+        out = node.apply(*grads)
+        if node._hooks:
+            for h in node._hooks:
+                r = h(tuple(out), tuple(grads))
+                if r is not None:
+                    out = tuple(r)
+        if not retain_graph:
+            node._free()
+        nf = node.next_functions
+        if len(out) < len(nf):
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {len(nf)}, got {len(out)})")
+        for i, (nxt, nr) in enumerate(nf):
+            if nxt is None:
+                continue
+            g = out[i]
+            if g is not None:
+                g = _validate(node, i, g)
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * _n_out(nxt)
+                buf[nr] = g if buf[nr] is None else buf[nr] + g
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+    if not accumulate:
+        for k, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        return captured
+    return None
+
+
+def _leads_further(node, needed):
+    return any(c in needed for c, _ in node.next_functions if c is not None)
+
+
+def _release(node, retain_graph):
+    if not retain_graph and not isinstance(node, AccumulateGrad):
+        node._free()
+
+
+def _topo_list(order):
+    """Nodes ordered so that every node comes before the nodes it feeds into
+    (i.e. parents before children along next_functions)."""
+    # Kahn over next_functions restricted to ``order``.
+    indeg = {n: 0 for n in order}
+    for n in order:
+        for c, _ in n.next_functions:
+            if c is not None and c in indeg:
+                indeg[c] += 1
+    out = []
+    q = [n for n in order if indeg[n] == 0]
+    while q:
+        n = q.pop()
+        out.append(n)
+        for c, _ in n.next_functions:
+            if c is not None and c in indeg:
+                indeg[c] -= 1
+                if indeg[c] == 0:
+                    q.append(c)
+    return out
+
+
+def _n_out(node):
+    m = node._out_meta
+    return 1 if m is None else len(m)
+
+
+# ---------------------------------------------------------------------------
+# Saved-tensor hooks
+# ---------------------------------------------------------------------------
+
+class saved_tensors_hooks:
+    """Context manager: tensors saved for backward go through ``pack_hook`` and
+    come back through ``unpack_hook``."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self):
+        _saved_hooks.append((self.pack_hook, self.unpack_hook))
+        return self
+
+    def __exit__(self, *a):
+        _saved_hooks.pop()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors are moved to the CPU and back to their device in backward."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack(t):
+            return (t.device, t.detach().cpu())
+
+        def unpack(p):
+            dev, t = p
+            return t.to(dev)
+        super().__init__(pack, unpack)
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """Calls ``fn(grads)`` once the gradients of all ``tensors`` are computed
+    (mode='all') or with the first one computed (mode='any')."""
+    tensors = tuple(tensors)
+    state = {"grads": [None] * len(tensors), "count": 0, "fired": False}
+    handles = []
+
+    def make(i):
+        def hook(g):
+            if mode == "any":
+                if not state["fired"]:
+                    state["fired"] = True
+                    fn(g)
+                return None
+            state["grads"][i] = g
+            state["count"] += 1
+            if state["count"] == sum(t.requires_grad for t in tensors):
+                fn(tuple(state["grads"]))
+                state["grads"] = [None] * len(tensors)
+                state["count"] = 0
+            return None
+        return hook
+    for i, t in enumerate(tensors):
+        if t.requires_grad:
+            handles.append(t.register_hook(make(i)))
+
+    class _Multi:
+        def remove(self):
+            for h in handles:
+                h.remove()
+    return _Multi()

@@ -1,0 +1,25 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def _has_cuda():
+    try:
+        import ember
+        return ember.cuda.is_available()
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if not any("cuda" in it.keywords for it in items):
+        return
+    if _has_cuda():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU with CuPy on this machine")
+    for it in items:
+        if "cuda" in it.keywords:
+            it.add_marker(skip)
