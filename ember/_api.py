@@ -5,7 +5,7 @@ from ._tensor import Tensor
 
 __all__ = ["is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero",
            "numel", "result_type", "set_default_device", "get_default_device",
-           "compile", "is_grad_enabled", "typename", "broadcast_shapes", "chalf"]
+           "compile", "is_grad_enabled", "typename", "broadcast_shapes", "chalf", "autocast"]
 
 chalf = None
 
@@ -86,3 +86,9 @@ def broadcast_shapes(*shapes):
     except ValueError:
         raise RuntimeError("Shape mismatch: objects cannot be broadcast to a single shape"
                            ) from None
+
+
+def autocast(device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
+    """``ember.autocast``: see ``ember.amp.autocast``."""
+    from .amp import autocast as _autocast
+    return _autocast(device_type, dtype, enabled, cache_enabled)

@@ -139,10 +139,16 @@ class Tensor:
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def _root_array(self):
+        """The array owning this tensor's memory (its "storage")."""
         a = self._data
-        while getattr(a, "base", None) is not None and isinstance(a.base, type(a)):
-            a = a.base
-        return a
+        cls = type(a)
+        while True:
+            b = getattr(a, "base", None)
+            if b is not None and not isinstance(b, cls):
+                b = getattr(b, "base", None)  # as_strided's DummyArray wrapper
+            if b is None or not isinstance(b, cls):
+                return a
+            a = b
 
     def storage_offset(self):
         root = self._root_array()

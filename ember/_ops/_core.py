@@ -92,34 +92,40 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
             meta.append((t._data.shape, t._dtype))
             needs.append(True)
         else:
-            edges.append((None, 0))
+            edges.append(_NO_EDGE)
             meta.append(None)
             needs.append(False)
     n.next_functions = tuple(edges)
     n._meta = meta
     n.needs_input_grad = tuple(needs)
-    single = isinstance(outputs, Tensor)
-    outs = (outputs,) if single else outputs
+    if type(outputs) is tuple:
+        outs = outputs
+    else:
+        outs = (outputs,)
     om = []
     for i, o in enumerate(outs):
         if o is None:
             om.append(None)
             continue
-        om.append((o._data.shape, o._dtype, CPU if type(o._data) is _ndarray
-                   else device_of_array(o._data)))
-        if o._dtype.is_floating_point or o._dtype.is_complex:
+        d = o._data
+        om.append((d.shape, o._dtype, CPU if type(d) is _ndarray else device_of_array(d)))
+        if o._dtype._cat >= 2:
             o._grad_fn = n
-            o._output_nr = i
+            if i:
+                o._output_nr = i
             o._requires_grad = True
     n._out_meta = om
     if saved or saved_out:
         s = [None if t is None else SavedTensor(t) for t in saved]
         if saved_out:
             s.append(SavedTensor(outs[0], True))
-        n._saved = tuple(s)
+        n._saved = s
     if attrs:
         n.__dict__.update(attrs)
     return n
+
+
+_NO_EDGE = (None, 0)
 
 
 def sum_to(g, shape):
@@ -180,6 +186,8 @@ def operands(a, b):
             y = b._data
             if type(x) is not type(y) or type(x) is not _ndarray:
                 _check_same_device(a, b)
+            if x.shape != y.shape:
+                check_broadcast(x.shape, y.shape)
             da, db = a._dtype, b._dtype
             if da is db:
                 return x, y, da
@@ -194,6 +202,15 @@ def operands(a, b):
         y, x, dt = operands(b, a)
         return x, y, dt
     raise TypeError("expected at least one Tensor operand")
+
+
+def check_broadcast(sa, sb):
+    """RuntimeError, worded as PyTorch's, if shapes ``sa`` and ``sb`` don't broadcast."""
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        p, q = sa[-i], sb[-i]
+        if p != q and p != 1 and q != 1:
+            raise RuntimeError(f"The size of tensor a ({p}) must match the size of tensor b "
+                               f"({q}) at non-singleton dimension {max(len(sa), len(sb)) - i}")
 
 
 def _is_scalar(v):
@@ -446,3 +463,42 @@ __all__ = ["export", "node", "record", "needs_grad", "operands", "wrap", "sum_to
            "write_into", "check_inplace", "cast", "scalar_array", "float_dtype", "wrap_dim",
            "dims_arg", "shape_arg", "is_tensor", "as_tensor_like", "FUNCTIONS", "METHODS",
            "functools", "builtins"]
+
+
+# ---------------------------------------------------------------------------
+# Autocast (ember.autocast / ember.amp.autocast)
+# ---------------------------------------------------------------------------
+
+AUTOCAST = {}   # device type -> low-precision dtype while an autocast region is active
+
+
+def autocast_op(policy):
+    """Decorates an op with an autocast policy, as PyTorch's op lists:
+    'low' — floating tensor arguments run in the autocast dtype (matmul, conv);
+    'fp32' — low-precision floating arguments run in float32 (softmax, losses)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if AUTOCAST:
+                args = _autocast_args(policy, args)
+            return fn(*args, **kwargs)
+        wrapper.__wrapped_op__ = fn
+        return wrapper
+    return deco
+
+
+def _autocast_args(policy, args):
+    out = []
+    for a in args:
+        if isinstance(a, Tensor) and a._dtype._cat == 2:
+            dev = "cpu" if type(a._data) is _ndarray else "cuda"
+            low = AUTOCAST.get(dev)
+            if low is not None:
+                if policy == "low" and a._dtype is not low:
+                    a = a.to(low)
+                elif policy == "fp32" and a._dtype in (D.float16, D.bfloat16):
+                    a = a.to(D.float32)
+        elif isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
+            a = type(a)(_autocast_args(policy, a))
+        out.append(a)
+    return tuple(out)

@@ -6,9 +6,9 @@ import math
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import canonical, to_device, xp_for
+from .._backend import canonical, to_device, xp_for, xp_of
 from .._tensor import Tensor, _wrap
-from ._core import FUNCTIONS, METHODS, export, shape_arg
+from ._core import FUNCTIONS, METHODS, as_tensor_like, export, inplace, node, record, shape_arg
 
 
 def _finish(arr, dt, device, requires_grad):
@@ -361,3 +361,33 @@ for _dn, _dt in (("FloatTensor", D.float32), ("DoubleTensor", D.float64),
     FUNCTIONS[_dn] = _legacy_ctor
 
 
+
+
+def _fill_backward(ctx, g):
+    return g * 0, (g.sum() if ctx.needs_input_grad[1] else None)
+
+
+FillBackward0 = node("FillBackward0", _fill_backward)
+
+
+def _filled(self, value):
+    if isinstance(value, Tensor) and value.dim() != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.dim()} dimensions.")
+    v = value if isinstance(value, Tensor) else as_tensor_like(value, self)
+    xp = xp_of(self._data)
+    out = _wrap(xp.full(self._data.shape, v._data, dtype=self._data.dtype), self._dtype)
+    record(FillBackward0, (self, v), out)
+    return out
+
+
+def fill_(self, value):
+    return inplace(self, _filled, value)
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+METHODS["fill_"] = FUNCTIONS["fill_"] = fill_
+METHODS["zero_"] = FUNCTIONS["zero_"] = zero_

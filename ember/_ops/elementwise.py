@@ -203,8 +203,14 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
     """
     cls = uses = None
     if grad is not None:
-        uses = tuple(argnames(f)[1:] if f is not None else None for f in grad)
+        uses = tuple(argnames(f)[1:] if f is not None else () for f in grad)
         cls = node(_node_name(name), _binary_backward(grad, uses))
+        # What to save, by which inputs require grad: {(ra, rb): (a?, b?, y?)}
+        saves = {}
+        for ra in (False, True):
+            for rb in (False, True):
+                need = set(uses[0] if ra else ()) | set(uses[1] if rb else ())
+                saves[ra, rb] = ("a" in need, "b" in need, "y" in need)
 
     def op(input, other):
         x, y, dt = operands(input, other)
@@ -220,18 +226,14 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
             r = fwd(xp, x, y)
             out = wrap(r if r.dtype == dt.np else r.astype(dt.np), dt)
         if cls is not None and STATE.enabled:
-            ra = getattr(input, "_requires_grad", False)
-            rb = getattr(other, "_requires_grad", False)
+            ra = input._requires_grad if isinstance(input, Tensor) else False
+            rb = other._requires_grad if isinstance(other, Tensor) else False
             if ra or rb:
                 a = input if isinstance(input, Tensor) else as_tensor_like(input, other)
                 b = other if isinstance(other, Tensor) else as_tensor_like(other, input)
-                need = set()
-                for req, u in ((ra, uses[0]), (rb, uses[1])):
-                    if req and u:
-                        need.update(u)
-                record(cls, (a, b), out,
-                       saved=(a if "a" in need else None, b if "b" in need else None),
-                       saved_out="y" in need)
+                sa, sb, sy = saves[ra, rb]
+                record(cls, (a, b), out, saved=(a if sa else None, b if sb else None),
+                       saved_out=sy)
         return out
     op.__name__ = op.__qualname__ = name
     _register(name, op, method, inplace_, alias)
@@ -245,7 +247,7 @@ def _binary_backward(grad, uses):
             if saved else {}
         out = []
         for f, u, need in zip(grad, uses, ctx.needs_input_grad):
-            out.append(f(g, *(env[k] for k in u)) if need and f is not None else None)
+            out.append(f(g, *[env[k] for k in u]) if need and f is not None else None)
         return tuple(out)
     return bw
 

@@ -62,6 +62,8 @@ class Generator:
 
 
 default_generator = Generator()
+FUNCTIONS["Generator"] = Generator
+FUNCTIONS["default_generator"] = default_generator
 
 
 def _rng(generator):

@@ -128,8 +128,8 @@ def Variable(data, requires_grad=False, volatile=False):
 
 def __getattr__(name):
     if name == "functional":
-        from . import functional
-        return functional
+        import importlib
+        return importlib.import_module(__name__ + ".functional")
     if name == "forward_ad":
         raise NotImplementedError("ember.autograd.forward_ad (forward-mode AD) is not "
                                   "implemented; use autograd.functional.jvp (double-backward)")

@@ -120,9 +120,7 @@ class Function(metaclass=_FunctionMeta):
         tensor_outs = tuple(o if isinstance(o, Tensor) else None for o in outs)
         nondiff = {id(t) for t in ctx._non_diff}
         if STATE.enabled and any(ctx.needs_input_grad):
-            for o in tensor_outs:
-                if o is not None and id(o) in dirty:
-                    o._grad_fn = None
+            # (record reads the inputs' edges before re-pointing dirty outputs)
             record(ctx, args, tuple(None if o is None or id(o) in nondiff else o
                                     for o in tensor_outs))
             for o in tensor_outs:

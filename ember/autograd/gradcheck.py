@@ -16,23 +16,21 @@ def _as_tuple(x):
 def _numerical_jacobian(fn, inputs, eps):
     """Columns: d(all outputs flattened)/d(input element), central differences."""
     from .._tensor import Tensor
-    from .grad_mode import no_grad
     jac = []
-    with no_grad():
-        for t in inputs:
-            if not (isinstance(t, Tensor) and t.requires_grad):
-                continue
-            flat = t._data.reshape(-1)  # a view: same buffer
-            cols = []
-            for k in range(flat.size):
-                orig = flat[k].copy()
-                flat[k] = orig + eps
-                plus = _flat_out(fn(*inputs))
-                flat[k] = orig - eps
-                minus = _flat_out(fn(*inputs))
-                flat[k] = orig
-                cols.append((plus - minus) / (2 * eps))
-            jac.append(np.stack(cols, 1) if cols else np.zeros((0, 0)))
+    for t in inputs:
+        if not (isinstance(t, Tensor) and t.requires_grad):
+            continue
+        flat = t._data.reshape(-1)  # a view: same buffer
+        cols = []
+        for k in range(flat.size):
+            orig = flat[k].copy()
+            flat[k] = orig + eps
+            plus = _flat_out(fn(*inputs))
+            flat[k] = orig - eps
+            minus = _flat_out(fn(*inputs))
+            flat[k] = orig
+            cols.append((plus - minus) / (2 * eps))
+        jac.append(np.stack(cols, 1) if cols else np.zeros((0, 0)))
     return jac
 
 

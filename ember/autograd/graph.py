@@ -10,6 +10,7 @@ come for free.
 import heapq
 import itertools
 
+from .anomaly_mode import _enabled as _anomaly
 from .grad_mode import STATE
 
 __all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "register_multi_grad_hook"]
@@ -36,16 +37,18 @@ class SavedTensor:
 class Node:
     """Base of every grad_fn. Subclasses define ``backward(ctx, *grads)``."""
 
-    __slots__ = ("next_functions", "_saved", "_meta", "_out_meta", "_freed", "_seq",
-                 "_pre_hooks", "_hooks", "_tensor_hooks", "_retain", "needs_input_grad",
-                 "materialize_grads", "__dict__", "__weakref__")
+    __slots__ = ("next_functions", "_seq", "needs_input_grad", "__dict__", "__weakref__")
+    # Rarely changed state defaults to these class attributes (kept off the
+    # per-node hot path; an instance that sets one gets it in its __dict__).
+    _saved = ()
+    _freed = False
+    _pre_hooks = _hooks = _tensor_hooks = _retain = None
+    materialize_grads = True
+    _meta = None
+    _out_meta = None
 
     def __init__(self):
-        self._saved = ()
-        self._freed = False
         self._seq = next(_seq)
-        self._pre_hooks = self._hooks = self._tensor_hooks = self._retain = None
-        self.materialize_grads = True
 
     # -- introspection, as torch.autograd.graph.Node --------------------------
     def name(self):
@@ -110,8 +113,10 @@ class Node:
     saved_variables = saved_tensors
 
     def _free(self):
-        self._freed = True
-        self._saved = ()
+        # Only nodes that saved something can fail a second backward (as PyTorch).
+        if self._saved:
+            self._freed = True
+            self._saved = ()
 
     # -- running ---------------------------------------------------------------
     def apply(self, *grads):
@@ -293,48 +298,39 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     captured = [None] * (len(inputs) if inputs is not None else 0)
-    ready = [n for n, _, _ in root_edges if deps.get(n, 0) == 0]
-    ready = list(dict.fromkeys(ready))
-    heap = [(-n._seq, id(n), n) for n in ready]
+    ready = dict.fromkeys(n for n, _, _ in root_edges if n not in deps)
+    heap = [(-n._seq, n) for n in ready]
     heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    capture = targets is not None and not accumulate
     while heap:
-        _, _, node = heapq.heappop(heap)
-        grads = buffers.pop(node, None) or [None] * _n_out(node)
+        node = pop(heap)[1]
+        grads = buffers.pop(node, None)
+        if grads is None:
+            grads = [None] * _n_out(node)
         if needed is not None and node not in needed:
             continue
-        # Tensor hooks and retain_grad on this node's outputs.
-        if node._tensor_hooks:
-            for nr, hooks in node._tensor_hooks.items():
-                if grads[nr] is None:
-                    continue
-                for h in list(hooks.values()):
-                    r = h(grads[nr])
-                    if r is not None:
-                        grads[nr] = r
-        if node._retain:
-            for nr, ref in node._retain.items():
-                t = ref()
-                if t is not None and grads[nr] is not None:
-                    g = grads[nr] if create_graph else grads[nr].detach()
-                    t._grad = g.clone() if t._grad is None else t._grad + g
-        if targets is not None and not accumulate:
+        if node._tensor_hooks or node._retain:
+            _tensor_hooks(node, grads, create_graph)
+        if capture:
             hit = False
             for nr in range(len(grads)):
                 ks = targets.get((node, nr))
                 if ks is not None:
                     hit = True
                     g = grads[nr]
-                    if g is not None and isinstance(node, AccumulateGrad) and node.variable._hooks:
+                    if g is not None and type(node) is AccumulateGrad and node.variable._hooks:
                         for h in list(node.variable._hooks.values()):
                             r = h(g)
                             if r is not None:
                                 g = r
                     for k in ks:
                         captured[k] = g
-            if isinstance(node, AccumulateGrad) or (hit and not _leads_further(node, needed)):
-                _release(node, retain_graph)
+            if type(node) is AccumulateGrad or (hit and not _leads_further(node, needed)):
+                if not retain_graph and type(node) is not AccumulateGrad:
+                    node._free()
                 continue
-        if isinstance(node, AccumulateGrad):
+        if type(node) is AccumulateGrad:
             if grads[0] is not None and (targets is None or (node, 0) in targets):
                 node.accumulate(grads[0], create_graph)
             continue
@@ -343,15 +339,17 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                 r = h(tuple(grads))
                 if r is not None:
                     grads = list(r)
-        if node.materialize_grads and any(g is None for g in grads):
+        if node.materialize_grads and _has_none(grads):
             grads = [_zeros_for(m) if g is None and m is not None else g
                      for g, m in zip(grads, node._out_meta)]
-        if node._freed:
-            node.saved_tensors  # raises the "backward through the graph a second time" error
-        out = node.apply(*grads)
+        out = node.backward(node, *grads)
+        if type(out) is not tuple:
+            out = tuple(out) if isinstance(out, list) else (out,)
+        if _anomaly[0]:
+            _check_nan(node, out)
         if node._hooks:
             for h in node._hooks:
-                r = h(tuple(out), tuple(grads))
+                r = h(out, tuple(grads))
                 if r is not None:
                     out = tuple(r)
         if not retain_graph:
@@ -360,19 +358,23 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
         if len(out) < len(nf):
             raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                f"gradients (expected {len(nf)}, got {len(out)})")
+        metas = node._meta
         for i, (nxt, nr) in enumerate(nf):
             if nxt is None:
                 continue
             g = out[i]
             if g is not None:
-                g = _validate(node, i, g)
+                m = metas[i] if metas is not None else None
+                if m is not None and (g._data.shape != m[0] or g._dtype is not m[1]):
+                    g = _validate(node, i, g)
                 buf = buffers.get(nxt)
                 if buf is None:
                     buf = buffers[nxt] = [None] * _n_out(nxt)
                 buf[nr] = g if buf[nr] is None else buf[nr] + g
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
-                heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+            d = deps[nxt] - 1
+            deps[nxt] = d
+            if d == 0:
+                push(heap, (-nxt._seq, nxt))
     if not accumulate:
         for k, g in enumerate(captured):
             if g is None and not allow_unused:
@@ -383,13 +385,49 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
     return None
 
 
+def _has_none(grads):
+    for g in grads:
+        if g is None:
+            return True
+    return False
+
+
+def _tensor_hooks(node, grads, create_graph):
+    """Runs hooks registered on (and retain_grad of) this node's output tensors."""
+    if node._tensor_hooks:
+        for nr, hooks in node._tensor_hooks.items():
+            if grads[nr] is None:
+                continue
+            for h in list(hooks.values()):
+                r = h(grads[nr])
+                if r is not None:
+                    grads[nr] = r
+    if node._retain:
+        for nr, ref in node._retain.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr] if create_graph else grads[nr].detach()
+                t._grad = g.clone() if t._grad is None else t._grad + g
+
+
+def _check_nan(node, out):
+    for i, g in enumerate(out):
+        if g is not None and g._data.dtype.kind in "fc" and \
+                bool(g._data.size) and not bool(_isfinite_or_inf(g._data)):
+            tb = node.metadata.get("traceback_")
+            where = ("\nTraceback of forward call that caused the error:\n" + "".join(tb)) \
+                if tb else ""
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               f"output.{where}")
+
+
+def _isfinite_or_inf(a):
+    from .._backend import xp_of
+    return ~xp_of(a).isnan(a).any()
+
+
 def _leads_further(node, needed):
     return any(c in needed for c, _ in node.next_functions if c is not None)
-
-
-def _release(node, retain_graph):
-    if not retain_graph and not isinstance(node, AccumulateGrad):
-        node._free()
 
 
 def _topo_list(order):
