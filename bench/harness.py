@@ -2,10 +2,13 @@
 torch; the harness warms both up, then alternates timed runs (A B A B ...) in
 one process and reports medians and the median of per-pair ratios."""
 import math
+import os
 import statistics
 import time
 
 WORKLOADS = {}
+# Device the workloads run on ("cpu", or "cuda" from scripts/gpu-check).
+DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 
 
 def workload(name, reps=7, inner=1):
@@ -18,10 +21,12 @@ def workload(name, reps=7, inner=1):
     return deco
 
 
-def _time(step, inner):
+def _time(step, inner, sync):
     t0 = time.perf_counter()
     for _ in range(inner):
         step()
+    if sync is not None:
+        sync()
     return (time.perf_counter() - t0) / inner
 
 
@@ -36,10 +41,11 @@ def run_one(name, libs):
     for s in steps.values():  # warm-up
         for _ in range(2):
             s()
+    syncs = {k: (libs[k].cuda.synchronize if DEVICE == "cuda" else None) for k in steps}
     times = {k: [] for k in steps}
     for _ in range(reps):
         for k, s in steps.items():
-            times[k].append(_time(s, inner))
+            times[k].append(_time(s, inner, syncs[k]))
     return times
 
 

@@ -310,8 +310,6 @@ def write_into(self, arr, dt):
         if bshape != d.shape:
             raise RuntimeError(f"output with shape {list(d.shape)} doesn't match the broadcast "
                                f"shape {list(bshape if bshape is not None else arr.shape)}")
-    if d.ndim == 0 and not d.flags.writeable:
-        pass
     d[...] = arr
     self._version[0] += 1
 
@@ -433,8 +431,11 @@ def dims_arg(dim, ndim):
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
-        return (wrap_dim(int(dim), ndim),)
+        d = wrap_dim(int(dim), ndim)
+        return (d,) if ndim else ()   # a 0-dim tensor accepts dim 0/-1 and has no axes
     out = tuple(sorted(wrap_dim(int(d), ndim) for d in dim))
+    if not ndim:
+        return ()
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out[0]} appears multiple times in the list of dims")
     return out

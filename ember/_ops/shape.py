@@ -171,7 +171,7 @@ TransposeBackward0 = node("TransposeBackward0",
 @export()
 def permute(input, *dims):
     dims = shape_arg(dims) if dims and not isinstance(dims[0], (tuple, list)) else \
-        tuple(dims[0])
+        tuple(dims[0]) if dims else ()
     nd = input._data.ndim
     if len(dims) != nd:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -191,7 +191,7 @@ def transpose(input, dim0, dim1):
     nd = input._data.ndim
     d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
     if nd == 0:
-        return make_view(input, input._data.view(), lambda t: t)
+        return alias(input)
     out = make_view(input, input._data.swapaxes(d0, d1), lambda t: t.transpose(d0, d1))
     if input._requires_grad:
         record(TransposeBackward0, (input,), out, d0=d0, d1=d1)
@@ -203,8 +203,18 @@ def t(input):
     nd = input._data.ndim
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    return transpose(input, 0, 1) if nd == 2 else make_view(input, input._data.view(),
-                                                            lambda x: x)
+    return transpose(input, 0, 1) if nd == 2 else alias(input)
+
+
+AliasBackward0 = node("AliasBackward0", lambda ctx, g: g)
+
+
+def alias(input):
+    """A view of all of ``input`` (what ``t()`` of a vector returns)."""
+    out = make_view(input, input._data.view(), alias)
+    if input._requires_grad:
+        record(AliasBackward0, (input,), out)
+    return out
 
 
 @export()
@@ -339,7 +349,10 @@ SelectBackward0 = node("SelectBackward0", _index_view_backward)
 def basic_view(input, key, cls=SliceBackward0):
     """The view ``input[key]`` for a basic (int/slice/None/Ellipsis) key."""
     a = input._data
-    out = make_view(input, a[key], lambda t: basic_view(t, key, cls))
+    v = a[key]
+    if type(v) is not type(a):  # NumPy returns a scalar copy for an all-int key
+        v = a[key + (Ellipsis,)]
+    out = make_view(input, v, lambda t: basic_view(t, key, cls))
     if input._requires_grad:
         record(cls, (input,), out, in_shape=a.shape, key=key)
     return out
@@ -756,7 +769,7 @@ def cat(tensors, dim=0, *, out=None, axis=None):
     parts = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)]
     dt = D.result_type_of(tensors) if len({t._dtype for t in tensors}) > 1 else tensors[0]._dtype
     if not parts:
-        return wrap(tensors[0]._data.astype(dt.np), dt)
+        parts = tensors  # all 1-D and empty
     ref = parts[0]
     nd = ref._data.ndim
     if nd == 0:
@@ -809,7 +822,9 @@ FlipBackward0 = node("FlipBackward0", lambda ctx, g: g.flip(ctx.dims))
 
 
 @export()
-def flip(input, *dims):
+def flip(input, *dims, **kw):
+    if "dims" in kw:
+        dims = (kw.pop("dims"),)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     a = input._data

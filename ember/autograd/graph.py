@@ -9,6 +9,9 @@ come for free.
 """
 import heapq
 import itertools
+import sys
+
+import numpy as np
 
 from .anomaly_mode import _enabled as _anomaly
 from .grad_mode import STATE
@@ -166,11 +169,16 @@ class AccumulateGrad(Node):
         old = v._grad
         if old is None:
             if not create_graph:
-                grad = grad.detach()
-                # Never alias a gradient owned by someone else (e.g. a grad_output
-                # the user passed); PyTorch steals only temporaries, we copy.
-                if grad._base is not None or not grad._data.flags.owndata:
-                    grad = grad.clone()
+                # Like PyTorch, steal the gradient's buffer only when nothing else
+                # can see it (a temporary of the engine); a gradient the user
+                # passed in, or one sent to two leaves, or a view, is copied.
+                # The thresholds are the reference counts of an unshared engine
+                # temporary; anything above them means another holder.
+                a = grad._data
+                steal = type(a) is not np.ndarray or (
+                    a.flags.owndata and sys.getrefcount(grad) <= 5 and
+                    sys.getrefcount(a) <= 2)
+                grad = grad.detach() if steal else grad.detach().clone()
             v._grad = grad
         elif create_graph or STATE.enabled:
             v._grad = old + grad
