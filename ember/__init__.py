@@ -45,3 +45,4 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | _LAZY)
+from .serialization import load, save  # noqa: E402

@@ -15,8 +15,8 @@ def is_tensor(obj):
 
 
 def is_storage(obj):
-    from ._storage import UntypedStorage
-    return isinstance(obj, UntypedStorage)
+    from ._storage import TypedStorage, UntypedStorage
+    return isinstance(obj, (UntypedStorage, TypedStorage))
 
 
 def is_floating_point(input):

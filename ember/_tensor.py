@@ -130,12 +130,21 @@ class Tensor:
         return self._data.size * self._dtype.itemsize
 
     def stride(self, dim=None):
+        a = self._data
         isz = self._dtype.itemsize
-        st = tuple(s // isz for s in self._data.strides)
-        if self._data.size <= 1 or 0 in self._data.shape:
-            st = _contiguous_strides(self._data.shape) if self._data.size == 0 else \
-                tuple(s if n != 1 else c for s, n, c in
-                      zip(st, self._data.shape, _contiguous_strides(self._data.shape)))
+        shape = a.shape
+        if a.size == 0:
+            st = _contiguous_strides(shape)
+        else:
+            st = [s // isz for s in a.strides]
+            # NumPy gives inserted size-1 dims stride 0; PyTorch gives them the
+            # stride they would have if contiguous with the next dim.
+            nxt = 1
+            for d in range(len(shape) - 1, -1, -1):
+                if shape[d] == 1 and (st[d] == 0 or a.size == 1):
+                    st[d] = nxt
+                nxt = st[d] * shape[d]
+            st = tuple(st)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def _root_array(self):

@@ -96,7 +96,9 @@ def _view_dtype(input, dt):
     if dt.itemsize != input._dtype.itemsize and a.ndim == 0:
         raise RuntimeError("self.dim() cannot be 0 if self.itemsize() is not equal to "
                            "dtype.itemsize()")
-    return make_view(input, a.view(dt.np), lambda t: t.view(dt))
+    out = make_view(input, a.view(dt.np), lambda t: t.view(dt))
+    out._dtype = dt
+    return out
 
 
 @export()
