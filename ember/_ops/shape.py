@@ -648,21 +648,29 @@ ToCopyBackward0 = node("ToCopyBackward0", _to_copy_backward)
 
 
 def _parse_to(args, kwargs):
+    """(device, dtype, flags) from ``to``'s overloads: (device, dtype, non_blocking,
+    copy), (dtype, non_blocking, copy) and (tensor, non_blocking, copy)."""
     dev = kwargs.pop("device", None)
     dt = kwargs.pop("dtype", None)
+    flags = []
     for a in args:
-        if isinstance(a, D.dtype):
+        if isinstance(a, bool):
+            flags.append(a)
+        elif isinstance(a, D.dtype):
             dt = a
         elif isinstance(a, Tensor):
             dt, dev = a._dtype, a.device
         elif a is not None:
             dev = a
-    return dev, dt
+    return dev, dt, flags
 
 
 @export(function=False)
 def to(input, *args, non_blocking=False, copy=False, memory_format=None, **kwargs):
-    dev, dt = _parse_to(args, kwargs)
+    dev, dt, flags = _parse_to(args, kwargs)
+    if flags:
+        non_blocking = flags[0]
+        copy = flags[1] if len(flags) > 1 else copy
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
     src_dev = input.device
