@@ -45,6 +45,8 @@ def randint(low, high, *shape, dtype=np.int64):
 
 def _np_from_torch(t):
     t = t.detach().cpu()
+    if t._is_zerotensor():  # e.g. the gradient of sgn on a real tensor
+        t = torch.zeros(t.shape, dtype=t.dtype)
     if t.dtype == torch.bfloat16:
         import ml_dtypes
         return t.float().numpy().astype(ml_dtypes.bfloat16)

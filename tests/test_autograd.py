@@ -2,11 +2,12 @@
 Functions, hooks, tools — compared with PyTorch."""
 import threading
 
-import ember
 import numpy as np
 import pytest
 import torch
 from reference import check, check_raises, randn
+
+import ember
 
 
 def both(fn):
@@ -356,8 +357,9 @@ def _to(m, a, rg):
 
 
 def test_autograd_functional():
-    from ember.autograd import functional as EF
     from torch.autograd import functional as TF
+
+    from ember.autograd import functional as EF
     x = randn(3).astype(np.float64)
     v = randn(3).astype(np.float64)
 
