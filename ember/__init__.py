@@ -9,7 +9,9 @@ import numpy as _np
 # warnings would fire inside ember ops on every such value.
 _np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 
-from . import _dtype
+from . import _blas, _dtype
+
+_blas.init()
 from ._backend import device
 from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, complex64, complex128, double,
                      dtype, finfo, float, float16, float32, float64, get_default_dtype, half,
