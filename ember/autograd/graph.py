@@ -318,7 +318,8 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             grads = [None] * _n_out(node)
         if needed is not None and node not in needed:
             continue
-        if node._tensor_hooks or node._retain:
+        ntype = type(node)
+        if node._tensor_hooks is not None or node._retain is not None:
             _tensor_hooks(node, grads, create_graph)
         if capture:
             hit = False
@@ -327,40 +328,46 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                 if ks is not None:
                     hit = True
                     g = grads[nr]
-                    if g is not None and type(node) is AccumulateGrad and node.variable._hooks:
+                    if g is not None and ntype is AccumulateGrad and node.variable._hooks:
                         for h in list(node.variable._hooks.values()):
                             r = h(g)
                             if r is not None:
                                 g = r
                     for k in ks:
                         captured[k] = g
-            if type(node) is AccumulateGrad or (hit and not _leads_further(node, needed)):
-                if not retain_graph and type(node) is not AccumulateGrad:
+            if ntype is AccumulateGrad or (hit and not _leads_further(node, needed)):
+                if not retain_graph and ntype is not AccumulateGrad:
                     node._free()
                 continue
-        if type(node) is AccumulateGrad:
+        if ntype is AccumulateGrad:
             if grads[0] is not None and (targets is None or (node, 0) in targets):
                 node.accumulate(grads[0], create_graph)
             continue
-        if node._pre_hooks:
+        if node._pre_hooks is not None:
             for h in node._pre_hooks:
                 r = h(tuple(grads))
                 if r is not None:
                     grads = list(r)
-        if node.materialize_grads and _has_none(grads):
-            grads = [_zeros_for(m) if g is None and m is not None else g
-                     for g, m in zip(grads, node._out_meta)]
-        out = node.backward(node, *grads)
+        if len(grads) == 1:
+            g0 = grads[0]
+            if g0 is None and node.materialize_grads and node._out_meta[0] is not None:
+                g0 = _zeros_for(node._out_meta[0])
+            out = node.backward(node, g0)
+        else:
+            if node.materialize_grads and _has_none(grads):
+                grads = [_zeros_for(m) if g is None and m is not None else g
+                         for g, m in zip(grads, node._out_meta)]
+            out = node.backward(node, *grads)
         if type(out) is not tuple:
             out = tuple(out) if isinstance(out, list) else (out,)
         if _anomaly[0]:
             _check_nan(node, out)
-        if node._hooks:
+        if node._hooks is not None:
             for h in node._hooks:
                 r = h(out, tuple(grads))
                 if r is not None:
                     out = tuple(r)
-        if not retain_graph:
+        if not retain_graph and node._saved:
             node._free()
         nf = node.next_functions
         if len(out) < len(nf):
