@@ -104,30 +104,27 @@ def plot(history, x_test, preds, targets, path):
         print("matplotlib not installed: skipping the plot (pip install 'ember[demo]')")
         return None
     wrong = np.nonzero((preds != targets).numpy())[0][:16]
-    fig = plt.figure(figsize=(11, 4.2))
-    ax1 = fig.add_subplot(1, 3, 1)
+    fig = plt.figure(figsize=(12, 4.2), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[2.1, 1])
+    ax1, ax2 = left.subplots(1, 2)
     ep = np.arange(1, len(history["train_loss"]) + 1)
-    ax1.plot(ep, history["train_loss"], label="train")
-    ax1.plot(ep, history["test_loss"], label="test")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("cross-entropy loss")
-    ax1.set_title("loss")
-    ax1.legend()
-    ax2 = fig.add_subplot(1, 3, 2)
-    ax2.plot(ep, np.array(history["train_acc"]) * 100, label="train")
-    ax2.plot(ep, np.array(history["test_acc"]) * 100, label="test")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy (%)")
-    ax2.set_title("accuracy")
-    ax2.legend()
-    grid = fig.add_gridspec(4, 12)
-    fig.text(0.83, 0.93, f"misclassified ({len(wrong)} shown)", ha="center")
-    for i, k in enumerate(wrong):
-        ax = fig.add_subplot(grid[i // 4, 8 + i % 4])
-        ax.imshow(x_test[k, 0].numpy(), cmap="gray_r")
-        ax.set_title(f"{targets[k].item()}→{preds[k].item()}", fontsize=8)
+    for ax, key, scale, label in ((ax1, "loss", 1, "cross-entropy loss"),
+                                  (ax2, "acc", 100, "accuracy (%)")):
+        ax.plot(ep, np.array(history[f"train_{key}"]) * scale, "o-", label="train")
+        ax.plot(ep, np.array(history[f"test_{key}"]) * scale, "o-", label="test")
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel(label)
+        ax.set_title(label.split(" (")[0])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    right.suptitle(f"misclassified: true→predicted ({len(wrong)} shown)", fontsize=11)
+    for i, ax in enumerate(right.subplots(4, 4).ravel()):
         ax.axis("off")
-    fig.tight_layout()
+        if i < len(wrong):
+            k = wrong[i]
+            ax.imshow(x_test[k, 0].numpy(), cmap="gray_r")
+            ax.set_title(f"{targets[k].item()}→{preds[k].item()}", fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
