@@ -3,8 +3,10 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import xp_of
+from .._blas import gemm_threads
 from .._tensor import Tensor
-from ._core import METHODS, autocast_op, export, node, record, wrap
+from ._core import METHODS, autocast_op, export, inplace, node, record, wrap
+from ._outarg import with_out
 
 
 def _matmul_backward(ctx, g):
@@ -48,11 +50,12 @@ def _mm(a, b, cls):
     if a._dtype is not b._dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{a._dtype.name} != {b._dtype.name}")
-    if a._dtype in (D.bfloat16, D.float16):
-        r = np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(x.dtype) \
-            if type(x) is np.ndarray else xp_of(x).matmul(x, y)
-    else:
-        r = (np.matmul if type(x) is np.ndarray else xp_of(x).matmul)(x, y)
+    with gemm_threads(x.size * (y.shape[-1] if y.ndim > 1 else 1)):
+        if a._dtype in (D.bfloat16, D.float16):
+            r = np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(x.dtype) \
+                if type(x) is np.ndarray else xp_of(x).matmul(x, y)
+        else:
+            r = (np.matmul if type(x) is np.ndarray else xp_of(x).matmul)(x, y)
     out = wrap(r, a._dtype)
     if a._requires_grad or b._requires_grad:
         record(cls, (a, b), out, saved=(a, b))
@@ -186,7 +189,8 @@ def linear(input, weight, bias=None):
     low = input._dtype in (D.float16, D.bfloat16) and xp is np
     if low:
         x, w = x.astype(np.float32), w.astype(np.float32)
-    r = xp.matmul(x, w.T)
+    with gemm_threads(x.size * w.shape[0]):
+        r = xp.matmul(x, w.T)
     if bias is not None:
         b = bias._data.astype(np.float32) if low else bias._data
         r += b
@@ -273,7 +277,6 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def _inplace_of(fn):
     def ip(self, *args, **kwargs):
-        from ._core import inplace
         return inplace(self, fn, *args, **kwargs)
     ip.__name__ = fn.__name__ + "_"
     return ip
@@ -341,18 +344,24 @@ def _multi_dot(tensors, name):
     return out
 
 
-def multi_dot(tensors, *, out=None):
+@with_out
+def multi_dot(tensors):
     """``linalg.multi_dot``: the chain product in the cheapest order."""
     return _multi_dot(tensors, "multi_dot")
 
 
 @export(method=False)
-def chain_matmul(*matrices, out=None):
+@with_out
+def chain_matmul(*matrices):
     if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
         matrices = matrices[0]
+    import warnings
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
     if len(matrices) == 1:
         return matrices[0].clone()
-    for i, m in enumerate(matrices):
+    for m in matrices:
         if m.dim() != 2:
             raise RuntimeError(f"Tensor dimension is {m.dim()}, expected 2 instead.")
     return _multi_dot(matrices, "chain_matmul")
@@ -369,8 +378,9 @@ def chain_matmul(*matrices, out=None):
 _LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-@export()
-def tensordot(a, b, dims=2, out=None):
+@export(method=False)
+@with_out
+def tensordot(a, b, dims=2):
     if isinstance(dims, Tensor):
         dims = dims.tolist()
     if isinstance(dims, int):
@@ -391,15 +401,15 @@ def tensordot(a, b, dims=2, out=None):
     db = [wrap_dim(d, b.dim()) for d in db]
     la = list(_LABELS[:a.dim()])
     lb = list(_LABELS[a.dim():a.dim() + b.dim()])
-    for x, y in zip(da, db):
-        if a.shape[x] != b.shape[y]:
+    for x, y in zip(da, db):  # size-1 contracted dims broadcast, as in PyTorch
+        if a.shape[x] != b.shape[y] and a.shape[x] != 1 and b.shape[y] != 1:
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
                                f"{a.shape[x]} in dim {x} and second has size {b.shape[y]} in "
                                f"dim {y}")
         lb[y] = la[x]
     free = [c for i, c in enumerate(la) if i not in da] + \
         [c for i, c in enumerate(lb) if i not in db]
-    return _einsum_core(("".join(la), "".join(lb)), "".join(free), (a, b))
+    return einsum("".join(la) + "," + "".join(lb) + "->" + "".join(free), a, b)
 
 
 def _sublist_equation(args):
@@ -459,8 +469,8 @@ def _parse_einsum_uncached(eq, shapes):
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum(): more operands were provided than specified in the "
-                         f"equation" if len(shapes) > len(terms) else
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                         "equation" if len(shapes) > len(terms) else
                          "einsum(): fewer operands were provided than specified in the "
                          "equation")
     for t in terms + [rhs]:
@@ -639,10 +649,11 @@ def _pair(xp, a, sa, b, sb, out):
     nl = _prod(size[c] for c in lf)
     nr = _prod(size[c] for c in rf)
     nc = _prod(size[c] for c in con)
-    if batch:
-        r = xp.matmul(a.reshape(nb, nl, nc), b.reshape(nb, nc, nr))
-    else:
-        r = xp.matmul(a.reshape(nl, nc), b.reshape(nc, nr))
+    with gemm_threads(nb * nl * nc * nr):
+        if batch:
+            r = xp.matmul(a.reshape(nb, nl, nc), b.reshape(nb, nc, nr))
+        else:
+            r = xp.matmul(a.reshape(nl, nc), b.reshape(nc, nr))
     order = batch + lf + rf
     r = r.reshape([size[c] for c in order])
     perm = [order.index(c) for c in out]
