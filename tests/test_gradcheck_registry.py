@@ -11,7 +11,7 @@ MAX_ELEMS = 24      # keep finite differences cheap: only small samples
 MAX_SAMPLES = 2
 
 # Ops whose gradcheck fails for a known reason (name -> reason).
-KNOWN = {"nextafter": "PyTorch defines no derivative for nextafter either"}
+KNOWN = {}
 # Random ops have no deterministic function to difference.
 RANDOM = {"normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
           "nn.functional.dropout2d", "nn.functional.dropout3d", "nn.functional.alpha_dropout",

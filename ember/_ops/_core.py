@@ -223,6 +223,11 @@ def as_tensor_like(v, like):
     if isinstance(v, Tensor):
         return v
     dt = D.scalar_dtype(v)
+    ld = like._dtype if isinstance(like, Tensor) else None
+    if ld is not None and dt._cat <= ld._cat and dt._cat >= 2:
+        # A float scalar next to a float tensor takes the tensor's dtype anyway;
+        # building it there directly keeps 0.1 as 0.1 in float64.
+        dt = ld
     return _wrap(scalar_array(v, dt, like._data), dt)
 
 
@@ -285,6 +290,15 @@ def inplace(self, fn, *args, **kwargs):
     if res._grad_fn is None:
         write_into(self, res._data, res._dtype)
         return self
+    node = res._grad_fn
+    if any(s is not None and s.tensor is self for s in node._saved):
+        # The op saved ``self``, which is about to be overwritten: it keeps a copy
+        # of the old value instead (PyTorch's ``original_self``).
+        old = _wrap(self._data.copy(), self._dtype)
+        old._grad_fn, old._output_nr = self.grad_fn, self._output_nr
+        old._requires_grad = self._requires_grad
+        node._saved = tuple(SavedTensor(old) if s is not None and s.tensor is self else s
+                            for s in node._saved)
     _check_cast(res._dtype, self._dtype, "")
     if res._dtype is not self._dtype:
         res = res.to(self._dtype)

@@ -5,6 +5,8 @@ A gradient rule is a lambda whose argument names say what it needs:
 ``g`` the incoming gradient, ``x``/``a``/``b`` the inputs, ``y`` the output.
 Only what a rule names is saved for backward.
 """
+import collections
+
 import numpy as np
 
 from .. import _dtype as D
@@ -14,6 +16,7 @@ from ..autograd.grad_mode import STATE
 from ._core import (
     FUNCTIONS,
     METHODS,
+    _legacy_name,
     argnames,
     as_tensor_like,
     float_dtype,
@@ -21,6 +24,7 @@ from ._core import (
     node,
     operands,
     record,
+    scalar_array,
     wrap,
 )
 
@@ -32,54 +36,112 @@ def cj(t):
 
 
 _LOW = (D.float16, D.bfloat16)
+_CATS = {"b": (D.bool,), "i": (D.uint8, D.int8, D.int16, D.int32, D.int64, D.uint16, D.uint32,
+                               D.uint64),
+         "f": (D.float16, D.bfloat16, D.float32, D.float64), "c": (D.complex64, D.complex128)}
 
 
-def _unary(name, fwd, grad=None, *, kind="float", method=True, inplace_=True, alias=()):
+def supported(cats):
+    """The set of dtypes in categories ``cats`` ('b'ool, 'i'nteger, 'f'loat,
+    'c'omplex), or None for all."""
+    return None if cats is None else frozenset(d for c in cats for d in _CATS[c])
+
+
+def unsupported(name, dt):
+    """PyTorch's error for a dtype an op's kernel lacks."""
+    return NotImplementedError(f'"{name}" not implemented for \'{_legacy_name(dt)}\'')
+
+
+def _unary(name, fwd, grad=None, *, kind="float", method=True, inplace_=True, alias=(),
+           params=(), register=True, dtypes=None):
     """Defines unary op ``name``.
 
     kind: 'float' — integer inputs give the default float dtype (``exp``);
-          'same'  — result keeps the input dtype (``neg``, ``abs``);
+          'real'  — as 'float', and complex inputs give their real dtype (``angle``);
+          'same'  — result keeps the input dtype (``neg``);
+          'same_real' — as 'same', and complex inputs give their real dtype (``abs``);
           'bool'  — a predicate returning bool (``isnan``), not differentiable.
+    dtypes: input dtype categories the op supports (see ``supported``).
+    params: ``(name, default)`` pairs of extra arguments after ``input``
+          (``logit(input, eps=None)``); ``fwd`` gets them as keywords, and a
+          gradient rule names the ones it needs.
+    float16/bfloat16 inputs compute in float32 and round once, as PyTorch's
+    CPU kernels do.
     """
     uses = argnames(grad)[1:] if grad is not None else ()
     cls = node(_node_name(name), _unary_backward(grad, uses)) if grad is not None else None
+    pnames = tuple(p for p, _ in params)
+    defaults = dict(params)
+    allowed = supported(dtypes)
 
-    def op(input):
+    def run(input, kw):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                             f"{type(input).__name__}")
         x = input._data
         dt = input._dtype
+        if allowed is not None and dt not in allowed:
+            raise unsupported(name + "_cpu", dt)
         xp = np if type(x) is np.ndarray else xp_of(x)
-        if kind == "float":
-            odt = float_dtype(dt)
-            if odt is not dt:
-                x = x.astype(odt.np)
-            if odt in _LOW:  # compute in float32 as PyTorch's CPU kernels do
-                out = wrap(fwd(xp, x.astype(np.float32)).astype(odt.np), odt)
-            else:
-                out = wrap(fwd(xp, x), odt)
-        elif kind == "bool":
-            return wrap(fwd(xp, x), D.bool)
+        if kind == "bool":
+            return wrap(fwd(xp, x, **kw), D.bool)
+        cdt = float_dtype(dt) if kind == "float" or kind == "real" else dt
+        odt = cdt.to_real() if kind == "real" or kind == "same_real" else cdt
+        if cdt is not dt:
+            x = x.astype(cdt.np)
+        if cdt in _LOW:  # compute in float32 as PyTorch's CPU kernels do
+            out = wrap(fwd(xp, x.astype(np.float32), **kw).astype(odt.np), odt)
         else:
-            out = wrap(fwd(xp, x), dt)
+            r = fwd(xp, x, **kw)
+            out = wrap(r if r.dtype == odt.np else r.astype(odt.np), odt)
         if cls is not None and input._requires_grad:
-            record(cls, (input,), out, saved=(input,) if "x" in uses else (),
-                   saved_out="y" in uses)
+            n = record(cls, (input,), out, saved=(input,) if "x" in uses else (),
+                       saved_out="y" in uses)
+            if kw and n is not None:
+                n.params = kw
         return out
+
+    if params:
+        def op(input, *args, **kwargs):
+            kw = dict(defaults)
+            if len(args) > len(pnames):
+                raise TypeError(f"{name}() takes at most {len(pnames) + 1} arguments "
+                                f"({len(args) + 1} given)")
+            kw.update(zip(pnames, args))
+            for k, v in kwargs.items():
+                if k not in defaults:
+                    raise TypeError(f"{name}() got an unexpected keyword argument '{k}'")
+                kw[k] = v
+            return run(input, kw)
+    else:
+        def op(input):
+            return run(input, _NO_KW)
     op.__name__ = op.__qualname__ = name
-    _register(name, op, method, inplace_, alias)
+    if register:
+        _register(name, op, method, inplace_, alias)
     return op
 
 
+_NO_KW = {}
+
+
 def _unary_backward(grad, uses):
-    if uses == ("x",):
-        return lambda ctx, g: grad(g, ctx.saved_tensors[0])
-    if uses == ("y",):
+    if uses == ("x",) or uses == ("y",):
         return lambda ctx, g: grad(g, ctx.saved_tensors[0])
     if uses == ("x", "y"):
         return lambda ctx, g: grad(g, *ctx.saved_tensors)
-    return lambda ctx, g: grad(g)
+    if not uses:
+        return lambda ctx, g: grad(g)
+
+    def bw(ctx, g):
+        saved = list(ctx.saved_tensors)
+        env = dict(ctx.params)
+        if "x" in uses:
+            env["x"] = saved.pop(0)
+        if "y" in uses:
+            env["y"] = saved.pop(0)
+        return grad(g, *(env[u] for u in uses))
+    return bw
 
 
 def _register(name, op, method, inplace_, alias=()):
@@ -107,9 +169,8 @@ def _node_name(name):
 # ---------------------------------------------------------------------------
 # Unary table
 # ---------------------------------------------------------------------------
-_unary("neg", lambda xp, x: -x, lambda g: -g, kind="same", alias=("negative",))
-_unary("positive", lambda xp, x: x, None, kind="same", inplace_=False)
-_unary("abs", lambda xp, x: xp.abs(x), lambda g, x: g * x.sgn(), kind="same",
+_unary("neg", lambda xp, x: -x, lambda g: -g, kind="same", alias=("negative",), dtypes="ifc")
+_unary("abs", lambda xp, x: xp.abs(x), lambda g, x: g * x.sgn(), kind="same_real", dtypes="ifc",
        alias=("absolute",))
 _unary("exp", lambda xp, x: xp.exp(x), lambda g, y: g * cj(y))
 _unary("exp2", lambda xp, x: xp.exp2(x), lambda g, y: g * cj(y) * 0.6931471805599453)
@@ -120,7 +181,6 @@ _unary("log10", lambda xp, x: xp.log10(x), lambda g, x: g / (cj(x) * 2.302585092
 _unary("log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (cj(x) + 1))
 _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, y: g / (2 * cj(y)))
 _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, y: g * (-0.5) * cj(y) ** 3)
-_unary("square", lambda xp, x: x * x, lambda g, x: g * 2 * cj(x), kind="same")
 _unary("reciprocal", lambda xp, x: 1 / x, lambda g, y: -g * cj(y * y))
 _unary("sin", lambda xp, x: xp.sin(x), lambda g, x: g * cj(x.cos()))
 _unary("cos", lambda xp, x: xp.cos(x), lambda g, x: -g * cj(x.sin()))
@@ -140,29 +200,102 @@ _unary("acosh", lambda xp, x: xp.arccosh(x), lambda g, x: g / cj((x * x - 1).sqr
 _unary("atanh", lambda xp, x: xp.arctanh(x), lambda g, x: g / cj(1 - x * x),
        alias=("arctanh",))
 _unary("sigmoid", lambda xp, x: _sigmoid(xp, x), lambda g, y: g * cj(y * (1 - y)))
-_unary("deg2rad", lambda xp, x: xp.deg2rad(x), lambda g: g * 0.017453292519943295)
-_unary("rad2deg", lambda xp, x: xp.rad2deg(x), lambda g: g * 57.29577951308232)
-_unary("sign", lambda xp, x: xp.sign(x), lambda g: g * 0, kind="same")
+_unary("deg2rad", lambda xp, x: xp.deg2rad(x), lambda g: g * 0.017453292519943295,
+       dtypes="bif")
+_unary("rad2deg", lambda xp, x: xp.rad2deg(x), lambda g: g * 57.29577951308232, dtypes="bif")
+_unary("sign", lambda xp, x: _sgn(xp, x), lambda g: g * 0, kind="same", dtypes="bif")
 _unary("sgn", lambda xp, x: _sgn(xp, x), lambda g, x: _sgn_grad(g, x), kind="same")
-_unary("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind in "fc" else x, lambda g: g * 0,
-       kind="same")
-_unary("floor", lambda xp, x: xp.floor(x) if x.dtype.kind in "fc" else x, lambda g: g * 0,
-       kind="same")
-_unary("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind in "fc" else x, lambda g: g * 0,
-       kind="same", alias=("fix",))
-_unary("frac", lambda xp, x: x - xp.trunc(x), lambda g: g, kind="same")
+_unary("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind == "f" else x.copy(), lambda g: g * 0,
+       kind="same", dtypes="if")
+_unary("floor", lambda xp, x: xp.floor(x) if x.dtype.kind == "f" else x.copy(), lambda g: g * 0,
+       kind="same", dtypes="if")
+_unary("trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind == "f" else x.copy(),
+       lambda g: g * 0, kind="same", alias=("fix",), dtypes="if")
+_unary("frac", lambda xp, x: x - xp.trunc(x), lambda g: g, kind="same", dtypes="f")
 _unary("relu", lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
        lambda g, y: g * (y > 0), kind="same")
 _unary("isnan", lambda xp, x: xp.isnan(x), kind="bool", inplace_=False)
 _unary("isinf", lambda xp, x: xp.isinf(x), kind="bool", inplace_=False)
 _unary("isfinite", lambda xp, x: xp.isfinite(x), kind="bool", inplace_=False)
 _unary("isposinf", lambda xp, x: xp.isposinf(x) if x.dtype.kind == "f" else
-       xp.zeros(x.shape, bool), kind="bool", inplace_=False)
+       xp.zeros(x.shape, bool), kind="bool", inplace_=False, dtypes="bif")
 _unary("isneginf", lambda xp, x: xp.isneginf(x) if x.dtype.kind == "f" else
-       xp.zeros(x.shape, bool), kind="bool", inplace_=False)
-_unary("signbit", lambda xp, x: xp.signbit(x), kind="bool", inplace_=False)
+       xp.zeros(x.shape, bool), kind="bool", inplace_=False, dtypes="bif")
+_unary("signbit", lambda xp, x: xp.signbit(x) if x.dtype.kind != "b" else
+       xp.zeros(x.shape, bool), kind="bool", inplace_=False, dtypes="bif")
 _unary("logical_not", lambda xp, x: xp.logical_not(x), kind="bool")
 _unary("conj_physical", lambda xp, x: xp.conj(x), lambda g: cj(g), kind="same")
+_unary("angle", lambda xp, x: _angle(xp, x), lambda g, x: _angle_grad(g, x), kind="real",
+       inplace_=False)
+_unary("round", lambda xp, x, decimals=None: _round(xp, x, decimals), lambda g: g * 0,
+       kind="same", params=(("decimals", None),), dtypes="bif")
+_nan_to_num = _unary("nan_to_num", lambda xp, x, nan=0.0, posinf=None, neginf=None:
+                     _nan_to_num_fwd(xp, x, nan, posinf, neginf),
+                     lambda g, x: g * x.isfinite(), kind="same",
+                     params=(("nan", 0.0), ("posinf", None), ("neginf", None)), register=False)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    if input._dtype.is_floating_point or input._dtype.is_complex:
+        fi = D.finfo(input._dtype)
+        posinf = fi.max if posinf is None else posinf
+        neginf = fi.min if neginf is None else neginf
+    return _out(_nan_to_num(input, nan, posinf, neginf), out)
+
+
+def square(input):
+    # As PyTorch: pow(input, 2), so bool squares to int64.
+    return FUNCTIONS["pow"](input, 2)
+
+
+def positive(input):
+    if input._dtype is D.bool:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+_register("nan_to_num", nan_to_num, True, True)
+_register("positive", positive, True, False)
+_register("square", square, True, True)
+
+
+def _nan_to_num_fwd(xp, x, nan, posinf, neginf):
+    if x.dtype.kind == "c":
+        return _nan_to_num_fwd(xp, x.real, nan, posinf, neginf) + \
+            1j * _nan_to_num_fwd(xp, x.imag, nan, posinf, neginf)
+    if x.dtype.kind != "f":
+        return x.copy()
+    r = xp.where(x == np.inf, posinf, xp.where(x == -np.inf, neginf, x))
+    return xp.where(xp.isnan(x), nan, r).astype(x.dtype, copy=False)
+
+
+def _round(xp, x, decimals):
+    if x.dtype.kind in "iub":
+        if decimals is not None or x.dtype.kind == "b":
+            raise NotImplementedError(f'"round_cpu" not implemented for '
+                                      f"'{_legacy_name(D._FROM_NP[x.dtype])}'")
+        return x.copy()
+    if not decimals:
+        return xp.rint(x)
+    # PyTorch's kernel: scale by 10**|decimals| (rounded to the dtype), round half to even.
+    p = x.dtype.type(10.0 ** abs(decimals))
+    return xp.rint(x / p) * p if decimals < 0 else xp.rint(x * p) / p
+
+
+def _angle(xp, x):
+    if x.dtype.kind == "c":
+        return xp.angle(x)
+    return xp.where(x < 0, np.pi, xp.where(xp.isnan(x), x, 0)).astype(x.dtype, copy=False)
+
+
+def _angle_grad(g, x):
+    if not x._dtype.is_complex:
+        return FUNCTIONS["zeros_like"](x)
+    return _where(x == 0, 0, g * x / (x.abs() ** 2) * 1j)
+
+
+def _where(cond, a, b):
+    return FUNCTIONS["where"](cond, a, b)
 
 
 def _sigmoid(xp, x):
@@ -174,6 +307,8 @@ def _sigmoid(xp, x):
 
 
 def _sgn(xp, x):
+    if x.dtype.kind == "b":
+        return x.copy()
     if x.dtype.kind != "c":
         return xp.sign(x)
     a = xp.abs(x)
@@ -192,11 +327,21 @@ def _sgn_grad(g, x):
 # Binary ops
 # ---------------------------------------------------------------------------
 
-def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True, alias=()):
+def not_implemented(name):
+    """A gradient rule for an op PyTorch has no derivative for: recording
+    keeps ``requires_grad`` as PyTorch does, and backward raises as it does."""
+    def rule(g):
+        raise RuntimeError(f"derivative for aten::{name} is not implemented")
+    return rule
+
+
+def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True, alias=(),
+            register=True, dtypes=None):
     """Defines binary op ``name(input, other)`` with PyTorch's type promotion.
 
     kind: 'promote' — result is the promoted dtype; 'float' — integers promote
           to the default float (true division); 'bool' — comparison.
+    dtypes: promoted dtype categories the op supports (see ``supported``).
     grad: a pair of rules, one per input (``lambda g, b: g * b``), whose
           argument names (``a``, ``b``, ``y``) say what they need; only what
           the inputs requiring grad need is saved.
@@ -212,8 +357,12 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
                 need = set(uses[0] if ra else ()) | set(uses[1] if rb else ())
                 saves[ra, rb] = ("a" in need, "b" in need, "y" in need)
 
+    allowed = supported(dtypes)
+
     def op(input, other):
         x, y, dt = operands(input, other)
+        if allowed is not None and dt not in allowed:
+            raise unsupported(name + "_cpu", dt)
         xp = np if type(x) is np.ndarray else xp_of(x)
         if kind == "float" and not (dt.is_floating_point or dt.is_complex):
             dt = D.get_default_dtype()
@@ -229,15 +378,22 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
             ra = input._requires_grad if isinstance(input, Tensor) else False
             rb = other._requires_grad if isinstance(other, Tensor) else False
             if ra or rb:
-                a = input if isinstance(input, Tensor) else as_tensor_like(input, other)
-                b = other if isinstance(other, Tensor) else as_tensor_like(other, input)
+                a = input if isinstance(input, Tensor) else _scalar(input, dt, other)
+                b = other if isinstance(other, Tensor) else _scalar(other, dt, input)
                 sa, sb, sy = saves[ra, rb]
                 record(cls, (a, b), out, saved=(a if sa else None, b if sb else None),
                        saved_out=sy)
         return out
     op.__name__ = op.__qualname__ = name
-    _register(name, op, method, inplace_, alias)
+    if register:
+        _register(name, op, method, inplace_, alias)
     return op
+
+
+def _scalar(v, dt, like):
+    """Python scalar ``v`` as a 0-dim tensor of the op's dtype ``dt``, keeping
+    its precision (``as_tensor_like`` stores a float in the default dtype)."""
+    return wrap(scalar_array(v, dt, like._data), dt)
 
 
 def _binary_backward(grad, uses):
@@ -279,69 +435,80 @@ _binary("mul", lambda xp, x, y: x * y, (lambda g, b: g * cj(b), lambda g, a: g *
         alias=("multiply",))
 _div = _binary("true_divide", lambda xp, x, y: x / y,
                (lambda g, b: g / cj(b), lambda g, b, y: -g * cj(y) / cj(b)), kind="float")
-_binary("pow", _pow_fwd, (lambda g, a, b: g * cj(b * a ** (b - 1)), _pow_grad_exp))
+_binary("pow", _pow_fwd, (lambda g, a, b: g * cj(b * a ** (b - 1)), _pow_grad_exp),
+        dtypes="ifc")
 _binary("atan2", lambda xp, x, y: xp.arctan2(x, y),
         (lambda g, a, b: g * b / (a * a + b * b), lambda g, a, b: -g * a / (a * a + b * b)),
-        kind="float",
-        alias=("arctan2",))
+        kind="float", alias=("arctan2",), dtypes="bif")
 _binary("hypot", lambda xp, x, y: xp.hypot(x, y),
-        (lambda g, a, y: g * a / y, lambda g, b, y: g * b / y))
+        (lambda g, a, y: g * a / y, lambda g, b, y: g * b / y), dtypes="f")
 _binary("maximum", lambda xp, x, y: xp.maximum(x, y),
         (lambda g, a, b: g * _tie(a, b, a > b), lambda g, a, b: g * _tie(a, b, b > a)),
-        inplace_=False)
+        inplace_=False, dtypes="bif")
 _binary("minimum", lambda xp, x, y: xp.minimum(x, y),
         (lambda g, a, b: g * _tie(a, b, a < b), lambda g, a, b: g * _tie(a, b, b < a)),
-        inplace_=False)
+        inplace_=False, dtypes="bif")
 _binary("fmax", lambda xp, x, y: xp.fmax(x, y),
         (lambda g, a, b: g * ((a >= b) | b.isnan()), lambda g, a, b: g * ((b > a) | a.isnan())),
-        inplace_=False)
+        inplace_=False, dtypes="bif")
 _binary("fmin", lambda xp, x, y: xp.fmin(x, y),
         (lambda g, a, b: g * ((a <= b) | b.isnan()), lambda g, a, b: g * ((b < a) | a.isnan())),
-        inplace_=False)
+        inplace_=False, dtypes="bif")
 _binary("remainder", lambda xp, x, y: _remainder(xp, x, y),
-        (lambda g: g, lambda g, a, b: -g * (a / b).floor()))
-_binary("fmod", lambda xp, x, y: xp.fmod(x, y), (lambda g: g, lambda g, a, b: -g * (a / b).trunc()))
+        (lambda g: g, lambda g, a, b: -g * (a / b).floor()), dtypes="if")
+_binary("fmod", lambda xp, x, y: xp.fmod(x, y), (lambda g: g, lambda g, a, b: -g * (a / b).trunc()),
+        dtypes="if")
 _binary("copysign", lambda xp, x, y: xp.copysign(x, y),
-        (lambda g, a, y: g * (y / a).masked_fill(a == 0, 0), lambda g: g * 0), kind="float")
-_binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
-        (lambda g, a, y: g * (a - y).exp(), lambda g, b, y: g * (b - y).exp()), kind="float",
-        inplace_=False)
+        (lambda g, a, y: g * _where(a == 0, 0, y / a), lambda g: g * 0), kind="float",
+        dtypes="bif")
+_binary("logaddexp", lambda xp, x, y: _logaddexp(xp, x, y),
+        (lambda g, a, y: g * cj((a - y).exp()), lambda g, b, y: g * cj((b - y).exp())),
+        kind="float", inplace_=False, dtypes="fc")
 _binary("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
         (lambda g, a, y: g * (a - y).exp2(), lambda g, b, y: g * (b - y).exp2()), kind="float",
-        inplace_=False)
+        inplace_=False, dtypes="f")
 _binary("xlogy", lambda xp, x, y: _xlogy(xp, x, y),
-        (lambda g, a, b: g * b.log().masked_fill((a == 0) & ~b.isnan(), 0),
-         lambda g, a, b: g * a / b), kind="float")
-_binary("nextafter", lambda xp, x, y: xp.nextafter(x, y), None)
+        (lambda g, a, b: g * _where((a == 0) & ~b.isnan(), 0, b.log()),
+         lambda g, a, b: g * a / b), kind="float", dtypes="bif")
+_binary("nextafter", lambda xp, x, y: xp.nextafter(x, y), (lambda g: g, lambda g: g * 0),
+        dtypes="f")
 _binary("ldexp", lambda xp, x, y: x * xp.exp2(y.astype(x.dtype)),
         (lambda g, b: g * 2.0 ** b, lambda g, y: g * y * 0.6931471805599453), kind="float")
 _binary("eq", lambda xp, x, y: x == y, kind="bool", inplace_=False)
 _binary("ne", lambda xp, x, y: x != y, kind="bool", inplace_=False, alias=("not_equal",))
-_binary("lt", lambda xp, x, y: x < y, kind="bool", inplace_=False, alias=("less",))
-_binary("le", lambda xp, x, y: x <= y, kind="bool", inplace_=False, alias=("less_equal",))
-_binary("gt", lambda xp, x, y: x > y, kind="bool", inplace_=False, alias=("greater",))
-_binary("ge", lambda xp, x, y: x >= y, kind="bool", inplace_=False, alias=("greater_equal",))
+_binary("lt", lambda xp, x, y: x < y, kind="bool", inplace_=False, alias=("less",),
+        dtypes="bif")
+_binary("le", lambda xp, x, y: x <= y, kind="bool", inplace_=False, alias=("less_equal",),
+        dtypes="bif")
+_binary("gt", lambda xp, x, y: x > y, kind="bool", inplace_=False, alias=("greater",),
+        dtypes="bif")
+_binary("ge", lambda xp, x, y: x >= y, kind="bool", inplace_=False, alias=("greater_equal",),
+        dtypes="bif")
 _binary("logical_and", lambda xp, x, y: xp.logical_and(x, y), kind="bool")
 _binary("logical_or", lambda xp, x, y: xp.logical_or(x, y), kind="bool")
 _binary("logical_xor", lambda xp, x, y: xp.logical_xor(x, y), kind="bool")
 
 
-def _int_only(fn, name):
-    def f(xp, x, y):
-        if x.dtype.kind not in "iub":
-            raise RuntimeError(f'"{name}_cpu" not implemented for '
-                               f"'{D._FROM_NP[x.dtype].name.capitalize()}'")
-        return fn(xp, x, y)
-    return f
+_binary("bitwise_and", lambda xp, x, y: x & y, dtypes="bi")
+_binary("bitwise_or", lambda xp, x, y: x | y, dtypes="bi")
+_binary("bitwise_xor", lambda xp, x, y: x ^ y, dtypes="bi")
+_binary("bitwise_left_shift", lambda xp, x, y: _shift(xp, x, y, True), dtypes="i")
+_binary("bitwise_right_shift", lambda xp, x, y: _shift(xp, x, y, False), dtypes="i")
+_binary("gcd", lambda xp, x, y: xp.gcd(x, y), dtypes="i")
+_binary("lcm", lambda xp, x, y: xp.lcm(x, y), dtypes="i")
 
 
-_binary("bitwise_and", _int_only(lambda xp, x, y: x & y, "bitwise_and"))
-_binary("bitwise_or", _int_only(lambda xp, x, y: x | y, "bitwise_or"))
-_binary("bitwise_xor", _int_only(lambda xp, x, y: x ^ y, "bitwise_xor"))
-_binary("bitwise_left_shift", _int_only(lambda xp, x, y: xp.left_shift(x, y), "lshift"))
-_binary("bitwise_right_shift", _int_only(lambda xp, x, y: xp.right_shift(x, y), "rshift"))
-_binary("gcd", _int_only(lambda xp, x, y: xp.gcd(x, y), "gcd"))
-_binary("lcm", _int_only(lambda xp, x, y: xp.lcm(x, y), "lcm"))
+def _shift(xp, x, y, left):
+    # PyTorch: shifting by the bit width or more (or by a negative amount) gives
+    # 0 (or -1 for a right shift of a negative number).
+    bits = x.dtype.itemsize * 8
+    over = (y < 0) | (y >= bits)
+    yc = xp.where(over, 0, y).astype(x.dtype)
+    r = xp.left_shift(x, yc) if left else xp.right_shift(x, yc)
+    if over.any():
+        fill = 0 if left or x.dtype.kind == "u" else xp.where(x < 0, -1, 0)
+        r = xp.where(over, fill, r).astype(x.dtype, copy=False)
+    return r
 
 
 def _tie(a, b, strict):
@@ -353,6 +520,15 @@ def _remainder(xp, x, y):
     if x.dtype.kind in "iu" and (y == 0).any():
         raise RuntimeError("ZeroDivisionError")
     return xp.remainder(x, y)
+
+
+def _logaddexp(xp, x, y):
+    if x.dtype.kind != "c":
+        return xp.logaddexp(x, y)
+    # complex: the larger real part first, as PyTorch's kernel
+    big = xp.where(x.real >= y.real, x, y)
+    small = xp.where(x.real >= y.real, y, x)
+    return big + xp.log1p(xp.exp(small - big))
 
 
 def _xlogy(xp, x, y):
@@ -379,18 +555,25 @@ def sub(input, other, *, alpha=1, out=None):
 
 def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
-        _sub(as_tensor_like(other, input), input * alpha if alpha != 1 else input)
+        _sub(other, input * alpha if alpha != 1 else input)
 
 
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return _out(_div(input, other), out)
     if rounding_mode == "trunc":
+        if _is_low(input) or _is_low(other):
+            # PyTorch rounds the quotient to float16/bfloat16 before truncating
+            return _out(_div(input, other).trunc(), out)
         return _out(_trunc_div(input, other), out)
     if rounding_mode == "floor":
-        return _out(floor_divide(input, other), out)
+        return _out(_floor_div(input, other), out)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
+
+
+def _is_low(v):
+    return isinstance(v, Tensor) and v._dtype in _LOW
 
 
 def _int_div_check(xp, x, y):
@@ -398,12 +581,16 @@ def _int_div_check(xp, x, y):
         raise RuntimeError("ZeroDivisionError")
 
 
-_trunc_div = _binary("_trunc_divide", lambda xp, x, y: (
+_trunc_div = _binary("div_trunc", lambda xp, x, y: (
     _int_div_check(xp, x, y) or (xp.trunc(x / y) if x.dtype.kind in "fc" else
                                  (xp.sign(x) * xp.sign(y) * (xp.abs(x) // xp.abs(y))))),
-    (lambda g: g * 0, lambda g: g * 0), method=False, inplace_=False)
+    (lambda g: g * 0, lambda g: g * 0), register=False, dtypes="if")
+_floor_div = _binary("div_floor", lambda xp, x, y: (
+    _int_div_check(xp, x, y) or xp.floor_divide(x, y)), (lambda g: g * 0, lambda g: g * 0),
+    register=False, dtypes="if")
 floor_divide = _binary("floor_divide", lambda xp, x, y: (
-    _int_div_check(xp, x, y) or xp.floor_divide(x, y)), (lambda g: g * 0, lambda g: g * 0))
+    _int_div_check(xp, x, y) or xp.floor_divide(x, y)),
+    (not_implemented("floor_divide"), not_implemented("floor_divide")), dtypes="if")
 
 
 def _out(res, out):
@@ -431,6 +618,12 @@ METHODS["true_divide"] = _div
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [v for v in (min, max) if v is not None]
+    dt = D.result_type_of([input] + bounds)
+    # bool works only as maximum/minimum with one tensor bound (as PyTorch)
+    if dt.is_complex or (dt is D.bool and not (len(bounds) == 1 and
+                                               isinstance(bounds[0], Tensor))):
+        raise unsupported("clamp_cpu", dt)
     out = input
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if min is not None:
@@ -440,7 +633,6 @@ def clamp(input, min=None, max=None):
         return out
     x = input._data
     xp = xp_of(x)
-    dt = D.result_type_of([input] + [v for v in (min, max) if v is not None])
     if dt is not input._dtype:
         x = x.astype(dt.np)
     r = xp.clip(x, min, max) if dt not in _LOW else \
@@ -466,7 +658,8 @@ ClampBackward1 = node("ClampBackward1", _clamp_backward)
 
 def _clamp_t(x, bound, is_min):
     from . import FUNCTIONS as F
-    bound = bound if isinstance(bound, Tensor) else as_tensor_like(bound, x)
+    if not isinstance(bound, Tensor):
+        bound = _scalar(bound, D.result_type_of((x, bound)), x)
     keep = (x >= bound) if is_min else (x <= bound)
     # nan in x propagates; nan bound propagates
     return F["where"](keep | x.isnan(), x, bound)
@@ -488,26 +681,21 @@ for _n, _f in (("clamp", clamp), ("clip", clamp), ("clamp_min", clamp_min),
 
 # Operators ------------------------------------------------------------------
 
-def _rev(op):
-    return lambda self, other: op(as_tensor_like(other, self) if not isinstance(other, Tensor)
-                                  else other, self)
-
-
 def _ipow(self, other):
     return inplace(self, FUNCTIONS["pow"], other)
 
 
 _OPERATORS = {
     "__add__": lambda s, o: _add(s, o), "__radd__": lambda s, o: _add(o, s),
-    "__sub__": lambda s, o: _sub(s, o), "__rsub__": lambda s, o: _sub(as_tensor_like(o, s), s),
+    "__sub__": lambda s, o: _sub(s, o), "__rsub__": lambda s, o: _sub(o, s),
     "__mul__": FUNCTIONS["mul"], "__rmul__": lambda s, o: FUNCTIONS["mul"](o, s),
-    "__truediv__": _div, "__rtruediv__": lambda s, o: _div(as_tensor_like(o, s), s),
+    "__truediv__": _div, "__rtruediv__": lambda s, o: _div(o, s),
     "__floordiv__": floor_divide,
-    "__rfloordiv__": lambda s, o: floor_divide(as_tensor_like(o, s), s),
+    "__rfloordiv__": lambda s, o: floor_divide(o, s),
     "__mod__": FUNCTIONS["remainder"],
-    "__rmod__": lambda s, o: FUNCTIONS["remainder"](as_tensor_like(o, s), s),
+    "__rmod__": lambda s, o: FUNCTIONS["remainder"](o, s),
     "__pow__": FUNCTIONS["pow"],
-    "__rpow__": lambda s, o: FUNCTIONS["pow"](as_tensor_like(o, s), s),
+    "__rpow__": lambda s, o: FUNCTIONS["pow"](o, s),
     "__neg__": FUNCTIONS["neg"], "__pos__": FUNCTIONS["positive"], "__abs__": FUNCTIONS["abs"],
     "__eq__": FUNCTIONS["eq"], "__ne__": FUNCTIONS["ne"], "__lt__": FUNCTIONS["lt"],
     "__le__": FUNCTIONS["le"], "__gt__": FUNCTIONS["gt"], "__ge__": FUNCTIONS["ge"],
@@ -539,8 +727,7 @@ def _bitwise_or_logical(kind, a, b):
 def bitwise_not(input):
     x = input._data
     if x.dtype.kind not in "iub":
-        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for "
-                           f"'{input._dtype.name.capitalize()}'")
+        raise unsupported("bitwise_not_cpu", input._dtype)
     return wrap(~x, input._dtype)
 
 
@@ -606,3 +793,284 @@ def _as_t(v, like):
 METHODS["is_conj"] = lambda self: False
 METHODS["is_neg"] = lambda self: False
 FUNCTIONS["is_conj"] = METHODS["is_conj"]
+
+
+# ---------------------------------------------------------------------------
+# float_power, heaviside, lerp, addcmul/addcdiv, frexp
+# ---------------------------------------------------------------------------
+
+def _is_complex(v):
+    return v._dtype.is_complex if isinstance(v, Tensor) else isinstance(v, complex)
+
+
+def float_power(input, exponent):
+    dt = D.complex128 if _is_complex(input) or _is_complex(exponent) else D.float64
+    if not isinstance(input, Tensor):
+        input = _scalar(input, dt, exponent)
+    if isinstance(exponent, Tensor) and exponent._dtype is not dt:
+        exponent = exponent.to(dt)
+    return FUNCTIONS["pow"](input.to(dt) if input._dtype is not dt else input, exponent)
+
+
+def _float_power_(self, exponent):
+    dt = D.complex128 if _is_complex(self) or _is_complex(exponent) else D.float64
+    if self._dtype is not dt:
+        raise RuntimeError(f"the base given to float_power_ has dtype {_legacy_name(self._dtype)} "
+                           f"but the operation's result requires dtype {_legacy_name(dt)}")
+    return inplace(self, float_power, exponent)
+
+
+FUNCTIONS["float_power"] = METHODS["float_power"] = float_power
+METHODS["float_power_"] = _float_power_
+
+_heaviside = _binary("heaviside", lambda xp, x, y: xp.where(x == 0, y, x > 0),
+                     (not_implemented("heaviside"), not_implemented("heaviside")),
+                     register=False)
+
+
+def heaviside(input, values):
+    if isinstance(values, Tensor) and values._dtype is not input._dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    if input._dtype.is_complex:
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
+    return _heaviside(input, values)
+
+
+_register("heaviside", heaviside, True, True)
+
+
+def _lerp_backward(ctx, g):
+    a, b, w = ctx.saved_tensors
+    w = ctx.weight if w is None else w
+    need = ctx.needs_input_grad
+    return (g * _cjv(1 - w) if need[0] else None, g * _cjv(w) if need[1] else None,
+            g * cj(b - a) if need[2] else None)
+
+
+def _cjv(v):
+    return cj(v) if isinstance(v, Tensor) else v.conjugate()
+
+
+LerpBackward = node("LerpBackward0", _lerp_backward)
+
+
+def _dtype_word(dt):
+    return {"float32": "float", "float64": "double", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>",
+            "complex128": "c10::complex<double>"}.get(dt.name, dt.name)
+
+
+def lerp(input, end, weight):
+    dt = input._dtype
+    if not isinstance(end, Tensor):
+        raise TypeError(f"lerp(): argument 'end' (position 2) must be Tensor, not "
+                        f"{type(end).__name__}")
+    if end._dtype is not dt:
+        raise RuntimeError(f"expected dtype {_dtype_word(dt)} for `end` but got dtype "
+                           f"{_dtype_word(end._dtype)}")
+    wt = isinstance(weight, Tensor)
+    if wt and weight._dtype is not dt and weight._data.ndim:
+        raise RuntimeError(f"expected dtype {_dtype_word(dt)} for `weight` but got dtype "
+                           f"{_dtype_word(weight._dtype)}")
+    if not (dt.is_floating_point or dt.is_complex):
+        raise NotImplementedError(f'"lerp_kernel_scalar" not implemented for '
+                                  f"'{_legacy_name(dt)}'")
+    if not wt and isinstance(weight, complex) and not dt.is_complex:
+        raise RuntimeError(f"value cannot be converted to type {_dtype_word(dt)} without "
+                           "overflow")
+    x, y = input._data, end._data
+    if type(x) is not type(y):
+        from ._core import _check_same_device
+        _check_same_device(input, end)
+    _check_shapes(input, end, weight)
+    xp = xp_of(x)
+    w = weight._data if wt else weight
+    cdt = np.float32 if dt in _LOW else dt.np
+    x32, y32 = x.astype(cdt, copy=False), y.astype(cdt, copy=False)
+    w32 = w.astype(cdt, copy=False) if wt else weight
+    small = xp.abs(w32) < 0.5
+    r = xp.where(small, x32 + w32 * (y32 - x32), y32 - (y32 - x32) * (1 - w32))
+    out = wrap(r.astype(dt.np, copy=False), dt)
+    if STATE.enabled and (input._requires_grad or end._requires_grad or
+                          (wt and weight._requires_grad)):
+        need_w = wt and weight._requires_grad
+        record(LerpBackward, (input, end, weight if wt else None), out,
+               saved=(input if need_w else None, end if need_w else None,
+                      weight if wt else None), weight=None if wt else weight)
+    return out
+
+
+_register("lerp", lerp, True, True)
+
+
+def _check_shapes(*ts):
+    """PyTorch's error when tensors ``ts`` don't broadcast together."""
+    from ._core import check_broadcast
+    shape = ()
+    for t in ts:
+        if isinstance(t, Tensor) and t._data.shape != shape:
+            check_broadcast(shape, t._data.shape)
+            shape = np.broadcast_shapes(shape, t._data.shape)
+
+
+def _addc_prep(name, input, t1, t2):
+    _check_shapes(input, t1, t2)
+    dt = D.result_type_of((input, t1, t2))
+    arrs = [t._data if t._dtype is dt else t._data.astype(dt.np) for t in (input, t1, t2)]
+    return arrs, dt, xp_of(arrs[0])
+
+
+def _addcmul_backward(ctx, g):
+    t1, t2 = ctx.saved_tensors
+    v = ctx.value
+    need = ctx.needs_input_grad
+    return (g, g * cj(t2 * v) if need[1] else None, g * cj(t1 * v) if need[2] else None)
+
+
+def _addcdiv_backward(ctx, g):
+    t1, t2 = ctx.saved_tensors
+    v = ctx.value
+    need = ctx.needs_input_grad
+    return (g, g * cj(v / t2) if need[1] else None,
+            -g * cj(v * t1 / (t2 * t2)) if need[2] else None)
+
+
+AddcmulBackward = node("AddcmulBackward0", _addcmul_backward)
+AddcdivBackward = node("AddcdivBackward0", _addcdiv_backward)
+
+
+def _addc(name, input, tensor1, tensor2, value, cls, fwd):
+    (x, a, b), dt, xp = _addc_prep(name, input, tensor1, tensor2)
+    if dt is D.bool:
+        raise unsupported(name + "_cpu_out", dt)
+    v = value if dt.is_floating_point or dt.is_complex else int(value)
+    if dt in _LOW:
+        r = fwd(x.astype(np.float32), a.astype(np.float32), b.astype(np.float32), v)
+    else:
+        r = fwd(x, a, b, v)
+    out = wrap(r.astype(dt.np, copy=False), dt)
+    if STATE.enabled and (input._requires_grad or tensor1._requires_grad or
+                          tensor2._requires_grad):
+        record(cls, (input, tensor1, tensor2), out, saved=(tensor1, tensor2), value=value)
+    return out
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    return _out(_addc("addcmul", input, tensor1, tensor2, value, AddcmulBackward,
+                      lambda x, a, b, v: x + v * a * b), out)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    if not (tensor1._dtype.is_floating_point or tensor1._dtype.is_complex or
+            tensor2._dtype.is_floating_point or tensor2._dtype.is_complex):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                           "future release addcdiv will perform a true division of tensor1 and "
+                           "tensor2. The historic addcdiv behavior can be implemented as "
+                           "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) "
+                           "for integer inputs and as (input + value * tensor1 / tensor2) for "
+                           "float inputs. The future addcdiv behavior is just the latter "
+                           "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+    return _out(_addc("addcdiv", input, tensor1, tensor2, value, AddcdivBackward,
+                      lambda x, a, b, v: x + v * a / b), out)
+
+
+_register("addcmul", addcmul, True, True)
+_register("addcdiv", addcdiv, True, True)
+
+
+def _frexp_backward(ctx, g, _ge=None):
+    (e,) = ctx.saved_tensors
+    return g / e.exp2()
+
+
+FrexpBackward = node("FrexpBackward0", _frexp_backward)
+
+
+_frexp_result = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def frexp(input):
+    dt = input._dtype
+    if not dt.is_floating_point:
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    x = input._data
+    xp = xp_of(x)
+    m, e = xp.frexp(x.astype(np.float32) if dt in _LOW else x)
+    mant = wrap(m.astype(dt.np, copy=False), dt)
+    ex = wrap(e.astype(np.int32, copy=False), D.int32)
+    if input._requires_grad:
+        record(FrexpBackward, (input,), (mant, ex), saved=(ex,))
+    return _frexp_result(mant, ex)
+
+
+FUNCTIONS["frexp"] = METHODS["frexp"] = frexp
+
+
+# ---------------------------------------------------------------------------
+# Closeness and membership
+# ---------------------------------------------------------------------------
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    dt = input._dtype
+    if other._dtype is not dt:
+        raise RuntimeError(f"{_legacy_name(dt)} did not match {_legacy_name(other._dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    x, y = input._data, other._data
+    xp = xp_of(x)
+    close = x == y
+    if equal_nan and (dt.is_floating_point or dt.is_complex):
+        close = close | (xp.isnan(x) & xp.isnan(y))
+    if rtol == 0 and atol == 0:
+        return wrap(close, D.bool)
+    if x.dtype.kind not in "fc":  # integers and bool compare in the default float dtype
+        x, y = x.astype(D.get_default_dtype().np), y.astype(D.get_default_dtype().np)
+    allowed = (x.real.dtype.type(atol)) + xp.abs(rtol * y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        actual = xp.abs(x - y)
+        close = close | (xp.isfinite(actual) & (actual <= allowed))
+    return wrap(xp.asarray(close), D.bool)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input, other):
+    if input._data.shape != other._data.shape:
+        return False
+    x, y, _ = operands(input, other)
+    return bool((x == y).all())
+
+
+def isreal(input):
+    x = input._data
+    xp = xp_of(x)
+    return wrap(x.imag == 0 if x.dtype.kind == "c" else xp.ones(x.shape, dtype=bool), D.bool)
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin() received an invalid combination of arguments: at least one of "
+                        "'elements' and 'test_elements' must be a Tensor")
+    ref = elements if isinstance(elements, Tensor) else test_elements
+    for t in (elements, test_elements):
+        if isinstance(t, Tensor) and (t._dtype is D.bool or t._dtype.is_complex):
+            raise RuntimeError(f"Unsupported input type encountered for isin(): "
+                               f"{_legacy_name(t._dtype)}")
+    e = elements._data if isinstance(elements, Tensor) else elements
+    t = test_elements._data if isinstance(test_elements, Tensor) else test_elements
+    xp = xp_of(ref._data)
+    r = xp.isin(e, t, assume_unique=assume_unique, invert=invert)
+    return wrap(xp.asarray(r), D.bool)
+
+
+for _n, _f in (("isclose", isclose), ("allclose", allclose), ("equal", equal),
+               ("isreal", isreal)):
+    FUNCTIONS[_n] = METHODS[_n] = _f
+FUNCTIONS["isin"] = isin
