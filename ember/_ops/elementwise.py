@@ -358,16 +358,24 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
                 saves[ra, rb] = ("a" in need, "b" in need, "y" in need)
 
     allowed = supported(dtypes)
+    to_float, to_bool = kind == "float", kind == "bool"
+    _nd = np.ndarray
 
     def op(input, other):
-        x, y, dt = operands(input, other)
+        # fast path: two plain CPU tensors of one dtype and shape
+        if type(input) is Tensor and type(other) is Tensor and \
+                input._dtype is other._dtype and type(x := input._data) is _nd and \
+                type(y := other._data) is _nd and x.shape == y.shape:
+            dt = input._dtype
+        else:
+            x, y, dt = operands(input, other)
         if allowed is not None and dt not in allowed:
             raise unsupported(name + "_cpu", dt)
-        xp = np if type(x) is np.ndarray else xp_of(x)
-        if kind == "float" and not (dt.is_floating_point or dt.is_complex):
+        xp = np if type(x) is _nd else xp_of(x)
+        if to_float and dt._cat < 2:
             dt = D.get_default_dtype()
             x, y = x.astype(dt.np), y.astype(dt.np)
-        if kind == "bool":
+        if to_bool:
             return wrap(fwd(xp, x, y), D.bool)
         if dt in _LOW:
             out = wrap(fwd(xp, x.astype(np.float32), y.astype(np.float32)).astype(dt.np), dt)
