@@ -63,6 +63,12 @@ class _Direct:
 def import_time(lib):
     """``python -c 'import <lib>'`` in a fresh interpreter, 5 runs."""
     name = lib.__name__
+    # Installed packages import from bytecode; make sure ours has it even when
+    # PYTHONDONTWRITEBYTECODE is set (otherwise this would time the compiler).
+    if name == "ember":
+        import compileall
+        import os
+        compileall.compile_dir(os.path.dirname(lib.__file__), quiet=1)
 
     def direct():
         out = []
@@ -187,4 +193,85 @@ def lstm_train(lib):
         loss = nn.functional.cross_entropy(head(out).reshape(-1, 64), y)
         loss.backward()
         opt.step()
+    return step
+
+
+@workload("cnn_train", reps=7)
+def cnn_train(lib):
+    """MNIST-style CNN (conv 1->32->64 3x3, relu, maxpool 2, fc 9216->128->10), batch 64,
+    Adam, one training step."""
+    nn = lib.nn
+    F = nn.functional
+    lib.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    model.to(DEVICE)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    x = _data(lib, 64, 1, 28, 28)
+    y = lib.from_numpy(np.random.default_rng(1).integers(0, 10, 64)).to(DEVICE)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+@workload("resblock_infer", reps=9, inner=2)
+def resblock_infer(lib):
+    """Residual block (two 3x3 conv 64ch + BatchNorm, relu) on 32x32, batch 32, eval,
+    no_grad."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    c1, c2 = nn.Conv2d(64, 64, 3, padding=1, bias=False), nn.Conv2d(64, 64, 3, padding=1,
+                                                                     bias=False)
+    b1, b2 = nn.BatchNorm2d(64), nn.BatchNorm2d(64)
+    block = nn.ModuleList([c1, b1, c2, b2])
+    block.to(DEVICE)
+    block.eval()
+    x = _data(lib, 32, 64, 32, 32)
+
+    def step():
+        with lib.no_grad():
+            h = nn.functional.relu(b1(c1(x)))
+            return nn.functional.relu(b2(c2(h)) + x)
+    return step
+
+
+@workload("transformer_train", reps=7, inner=2)
+def transformer_train(lib):
+    """TransformerEncoderLayer d=256, 4 heads, ff 1024, seq 64, batch 16, AdamW, one step."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(256, 4, 1024, dropout=0.1, batch_first=True)
+    layer.to(DEVICE)
+    opt = lib.optim.AdamW(layer.parameters(), lr=1e-4)
+    x = _data(lib, 16, 64, 256)
+
+    def step():
+        opt.zero_grad()
+        loss = layer(x).square().mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
+@workload("indexing", reps=7, inner=3)
+def indexing(lib):
+    """Embedding-style lookups into a 10000x128 table with 4096 indices: index_select,
+    gather and scatter_add, forward + backward."""
+    table = _data(lib, 10000, 128).requires_grad_(True)
+    src = _data(lib, 4096, 128, seed=1).requires_grad_(True)
+    idx = lib.from_numpy(np.random.default_rng(2).integers(0, 10000, 4096)).to(DEVICE)
+    gidx = idx.unsqueeze(1).expand(4096, 128).contiguous()
+    zeros = lib.zeros(10000, 128, device=DEVICE)
+
+    def step():
+        rows = table.index_select(0, idx)
+        picked = table.gather(0, gidx)
+        pooled = zeros.scatter_add(0, gidx, src * rows)
+        (picked.sum() + pooled.square().sum()).backward()
+        table.grad = src.grad = None
     return step

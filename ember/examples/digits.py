@@ -133,17 +133,31 @@ def plot(history, x_test, preds, targets, path):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ember.examples.digits",
                                 description="Train a CNN on scikit-learn's 8x8 digits with ember.")
-    p.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
+    p.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
     p.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--out", default="out/digits", help="output directory (default out/digits)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
+    if args.epochs < 1:
+        p.error(f"--epochs must be at least 1 (got {args.epochs})")
+    if args.batch_size < 1:
+        p.error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not args.lr > 0:
+        p.error(f"--lr must be positive (got {args.lr})")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        probe = os.path.join(args.out, ".write-test")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as e:
+        p.error(f"--out {args.out!r} is not a writable directory ({e.strerror})")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error("--device cuda was asked for but CUDA is not available on this machine")
 
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
-    os.makedirs(args.out, exist_ok=True)
     x_train, y_train, x_test, y_test = load_digits_split(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size,
