@@ -19,7 +19,8 @@ RANDOM = {"normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
           "nn.functional.dropout2d", "nn.functional.dropout3d", "nn.functional.alpha_dropout",
           "nn.functional.feature_alpha_dropout", "rand_like", "randn_like", "multinomial",
           "nn.functional.gumbel_softmax", "uniform", "cauchy", "exponential", "geometric",
-          "log_normal", "poisson"}
+          "log_normal", "poisson",
+          "nn.functional.multi_head_attention_forward"}  # its sample uses dropout
 # OpInfo calls these as methods (self first), unlike ember's function form.
 METHOD_STYLE = {"where"}
 

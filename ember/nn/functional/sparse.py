@@ -82,5 +82,5 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                                   f"mode='{mode}'). Please open a feature request on GitHub.")
     if padding_idx is not None and padding_idx < 0:
         padding_idx = weight.size(0) + padding_idx
-    return _E.embedding_bag(weight, input, offsets, scale_grad_by_freq, mode, sparse,
-                            per_sample_weights, include_last_offset, padding_idx)
+    return _E.embedding_bag_output(weight, input, offsets, scale_grad_by_freq, mode, sparse,
+                                   per_sample_weights, include_last_offset, padding_idx)

@@ -1,8 +1,6 @@
 """Conv1d/2d/3d, ConvTranspose1d/2d/3d and their Lazy variants."""
 import math
 
-import numpy as np
-
 from ..._ops import FUNCTIONS as _F
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
@@ -20,39 +18,6 @@ def _ntuple(v, n):
     if isinstance(v, (tuple, list)):
         return tuple(v)
     return (v,) * n
-
-
-def _mode_pad(x, pad, mode):
-    """``F.pad(x, pad, mode)`` for reflect/replicate/circular, by index_select per dim
-    (used while ``nn.functional.pad`` is not available)."""
-    for i in range(len(pad) // 2):
-        lo, hi = pad[2 * i], pad[2 * i + 1]
-        if lo == 0 and hi == 0:
-            continue
-        dim = x.ndim - 1 - i
-        n = x.shape[dim]
-        idx = np.arange(-lo, n + hi)
-        if mode == "reflect":
-            if lo >= n or hi >= n:
-                raise RuntimeError(f"Argument #4: Padding size should be less than the "
-                                   f"corresponding input dimension, but got: padding ({lo}, "
-                                   f"{hi}) at dimension {dim} of input {list(x.shape)}")
-            period = 2 * (n - 1)
-            idx = np.abs(idx) % period if period else np.zeros_like(idx)
-            idx = np.where(idx >= n, period - idx, idx)
-        elif mode == "replicate":
-            idx = np.clip(idx, 0, n - 1)
-        else:
-            if lo > n or hi > n:
-                raise RuntimeError("Padding value causes wrapping around more than once.")
-            idx = idx % n
-        x = x.index_select(dim, _F["tensor"](idx, device=x.device))
-    return x
-
-
-def _pad(x, pad, mode):
-    fpad = getattr(F, "pad", None)
-    return fpad(x, pad, mode=mode) if fpad is not None else _mode_pad(x, pad, mode)
 
 
 class _ConvNd(Module):
@@ -143,7 +108,7 @@ class _ConvNd(Module):
     def _conv_forward(self, input, weight, bias):
         conv = _CONV[self._nd]
         if self.padding_mode != "zeros":
-            return conv(_pad(input, self._reversed_padding_repeated_twice, self.padding_mode),
+            return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
                         weight, bias, self.stride, (0,) * self._nd, self.dilation, self.groups)
         return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 

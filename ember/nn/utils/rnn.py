@@ -227,7 +227,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
-    return [x[i, :int(k)] for i, k in enumerate(_cpu_lengths(lengths))]
+    return [x[i, :int(k)] for i, k in zip(range(x.shape[0]), _cpu_lengths(lengths), strict=True)]
 
 
 def pack_sequence(sequences, enforce_sorted=True):

@@ -1,0 +1,606 @@
+"""Recurrent layers as coarse ops: one op per layer and direction runs the
+whole time loop on arrays, with the input projection of all timesteps as one
+GEMM, and its backward through time is hand-written on arrays (one GEMM each
+for the input, input-weight and hidden-weight gradients after the loop).
+
+``rnn_layer`` is the kernel; ``rnn`` stacks layers and directions (dropout
+between layers, as PyTorch); ``lstm``/``gru``/``rnn_tanh``/``rnn_relu`` and the
+``*_cell`` functions are PyTorch's ``torch.lstm``-style doors.
+
+Inputs are time-major ``(T, B, F)``, batch-first ``(B, T, F)`` or packed
+``(N, F)`` data with ``batch_sizes`` (one decreasing batch size per step, as
+``PackedSequence``). Gate order and formulas are PyTorch's: LSTM ``i, f, g,
+o``; GRU ``r, z, n`` with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+
+Internally the sigmoid gates are computed as ``0.5 * tanh(z / 2) + 0.5`` with
+the halving folded into (copies of) the weights, so each step is one GEMM and
+one ``tanh`` over all gates. Double backward (``create_graph=True``) recomputes
+the layer with fine-grained ember ops and differentiates that graph.
+"""
+import weakref
+
+import numpy as np
+
+from .. import _dtype as D
+from .._backend import xp_of
+from .._blas import gemm_threads
+from .._tensor import Tensor
+from ..autograd.grad_mode import STATE
+from ._core import FUNCTIONS, export, node, record, wrap
+
+_LOW = (D.float16, D.bfloat16)
+
+
+def _arr(t, dt):
+    if t is None:
+        return None
+    a = t._data
+    return a if a.dtype == dt else a.astype(dt)
+
+
+def _steps(shape, batch_sizes, batch_first, reverse):
+    """The (index, batch size) of every step in processing order."""
+    if batch_sizes is None:
+        if batch_first:
+            b, t = shape[0], shape[1]
+            steps = [((slice(None), k), b) for k in range(t)]
+        else:
+            t, b = shape[0], shape[1]
+            steps = [((k,), b) for k in range(t)]
+    else:
+        steps, o = [], 0
+        for b in batch_sizes:
+            b = int(b)
+            steps.append(((slice(o, o + b),), b))
+            o += b
+    return steps[::-1] if reverse else steps
+
+
+# Workspace: the big arrays that never leave an op (gate activations, cell
+# states, gradient buffers) are recycled through a small pool, so a training
+# loop does not hand megabytes back to the OS and fault them in again each step.
+# The pool keeps at most _POOL_BYTES, dropping the least recently used shapes.
+_POOL = {}            # (shape, dtype) -> [arrays], in order of last use
+_POOL_BYTES = 64 << 20
+_pool_size = [0]
+
+
+def _take(xp, shape, dt):
+    if xp is np:
+        lst = _POOL.get((shape, dt))
+        if lst:
+            a = lst.pop()
+            _pool_size[0] -= a.nbytes
+            return a
+    return xp.empty(shape, dt)
+
+
+def _give(*arrays):
+    for a in arrays:
+        if type(a) is not np.ndarray or a.base is not None or a.nbytes > _POOL_BYTES // 4:
+            continue
+        key = (a.shape, a.dtype)
+        lst = _POOL.pop(key, [])
+        _POOL[key] = lst                      # most recently used last
+        if len(lst) >= 3:
+            continue
+        lst.append(a)
+        _pool_size[0] += a.nbytes
+        while _pool_size[0] > _POOL_BYTES:
+            old = next(iter(_POOL))
+            for b in _POOL.pop(old):
+                _pool_size[0] -= b.nbytes
+
+
+def _perm_lstm(h):
+    """Row order i, f, o, g (sigmoid gates first) from PyTorch's i, f, g, o."""
+    return np.concatenate([np.arange(2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
+
+
+def _scale(xp, n_sig, n, dt, v):
+    """Column vector: ``v`` for the first ``n_sig`` (sigmoid) gate rows, 1 after."""
+    s = xp.ones((n, 1), dt)
+    s[:n_sig] = v
+    return s
+
+
+# Every step reads the previous step's state straight from the stacked
+# outputs (or from the initial state), so the loop copies no state around.
+
+def _prevs(steps):
+    """(index, batch size) of the step processed before each step."""
+    res, prev = [], (None, 0)
+    for st in steps:
+        res.append(prev)
+        prev = st
+    return res
+
+
+def _prev_state(xp, arr, init, prev, bs):
+    pidx, pbs = prev
+    if pidx is None:
+        return init[:bs]
+    p = arr[pidx]
+    if pbs >= bs:
+        return p[:bs]
+    return xp.concatenate([p, init[pbs:bs]])   # reverse direction of a packed batch
+
+
+def _final(arr, init, steps):
+    """Each sequence's state after its last step."""
+    out = init.copy()
+    for k, (idx, bs) in enumerate(steps):
+        nbs = steps[k + 1][1] if k + 1 < len(steps) else 0
+        if nbs < bs:
+            out[nbs:bs] = arr[idx][nbs:bs]
+    return out
+
+
+def _stack_prev(xp, arr, init, steps):
+    """Every step's previous state, stacked like ``arr``."""
+    hp = _take(xp, arr.shape[:-1] + init.shape[-1:], arr.dtype)
+    for st, prev in zip(steps, _prevs(steps)):
+        hp[st[0]] = _prev_state(xp, arr, init, prev, st[1])
+    return hp
+
+
+def _big(a, b):
+    """``a @ b`` for the after-the-loop GEMMs (all BLAS threads when big)."""
+    with gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
+        return a @ b
+
+
+def _in_proj(xp, x, w, b, pooled=True):
+    shape = x.shape[:-1] + (w.shape[0],)
+    g = _take(xp, shape, x.dtype) if pooled else xp.empty(shape, x.dtype)
+    g2 = g.reshape(-1, w.shape[0])
+    x2 = x.reshape(-1, x.shape[-1])
+    with gemm_threads(x2.size * w.shape[0]):
+        xp.matmul(x2, w.T, out=g2)
+    if b is not None:
+        g2 += b
+    return g
+
+
+# ---------------------------------------------------------------------------
+# Forward kernels: (out, h_n, c_n, saved arrays). Sigmoid gates are
+# ``0.5 * tanh(z / 2) + 0.5``: the halving is folded into the weights, the raw
+# tanh values stay in the gate array ``t`` and the sigmoids go to ``s``.
+# ---------------------------------------------------------------------------
+
+def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
+    hs = w_hh.shape[0] // 4
+    s3 = 3 * hs
+    perm = _perm_lstm(hs)
+    half = _scale(xp, s3, 4 * hs, x.dtype, 0.5)
+    wih_p, whh_p = w_ih[perm], w_hh[perm]
+    t = _in_proj(xp, x, wih_p * half, b[perm] * half[:, 0] if b is not None else None)
+    whh_sT = (whh_p * half).T
+    lead = x.shape[:-1]
+    out = xp.empty(lead + (h0.shape[-1],), x.dtype)
+    c = _take(xp, lead + (hs,), x.dtype)
+    tcs = _take(xp, lead + (hs,), x.dtype)
+    s = _take(xp, lead + (s3,), x.dtype)
+    hf = _take(xp, lead + (hs,), x.dtype) if w_hr is not None else None
+    whr_T = w_hr.T if w_hr is not None else None
+    for (idx, bs), prev in zip(steps, _prevs(steps)):
+        a = t[idx]
+        a += _prev_state(xp, out, h0, prev, bs) @ whh_sT
+        xp.tanh(a, out=a)
+        st = s[idx]
+        xp.multiply(a[:, :s3], 0.5, out=st)
+        st += 0.5
+        ct = c[idx]
+        xp.multiply(st[:, hs:2 * hs], _prev_state(xp, c, c0, prev, bs), out=ct)
+        ct += st[:, :hs] * a[:, s3:]
+        tc = tcs[idx]
+        xp.tanh(ct, out=tc)
+        if whr_T is None:
+            xp.multiply(tc, st[:, 2 * hs:], out=out[idx])
+        else:
+            hft = hf[idx]
+            xp.multiply(tc, st[:, 2 * hs:], out=hft)
+            out[idx] = hft @ whr_T
+    saved = dict(t=t, s=s, c=c, tc=tcs, hf=hf, perm=perm, wih_p=wih_p, whh_p=whh_p)
+    return out, _final(out, h0, steps), _final(c, c0, steps), saved
+
+
+def _gru_fwd(xp, x, h0, w_ih, w_hh, b_ih, b_hh, steps):
+    hs = w_hh.shape[0] // 3
+    s2 = 2 * hs
+    half = _scale(xp, s2, 3 * hs, x.dtype, 0.5)
+    t = _in_proj(xp, x, w_ih * half, b_ih * half[:, 0] if b_ih is not None else None)
+    whh_sT = (w_hh * half).T
+    bhh_s = b_hh * half[:, 0] if b_hh is not None else None
+    lead = x.shape[:-1]
+    out = xp.empty(lead + (hs,), x.dtype)
+    s = _take(xp, lead + (s2,), x.dtype)
+    hns = _take(xp, lead + (hs,), x.dtype)
+    for (idx, bs), prev in zip(steps, _prevs(steps)):
+        a = t[idx]
+        hp = _prev_state(xp, out, h0, prev, bs)
+        gh = hp @ whh_sT
+        if bhh_s is not None:
+            gh += bhh_s
+        rz = a[:, :s2]
+        rz += gh[:, :s2]
+        xp.tanh(rz, out=rz)
+        st = s[idx]
+        xp.multiply(rz, 0.5, out=st)
+        st += 0.5
+        hn = hns[idx]
+        hn[...] = gh[:, s2:]
+        n = a[:, s2:]
+        n += st[:, :hs] * hn
+        xp.tanh(n, out=n)
+        o = out[idx]                       # h' = n + z * (h - n)
+        xp.subtract(hp, n, out=o)
+        o *= st[:, hs:]
+        o += n
+    return out, _final(out, h0, steps), None, dict(t=t, s=s, hn=hns)
+
+
+def _rnn_fwd(xp, x, h0, w_ih, w_hh, b, steps, relu):
+    t = _in_proj(xp, x, w_ih, b, pooled=False)   # t becomes the output
+    whh_T = w_hh.T
+    for (idx, bs), prev in zip(steps, _prevs(steps)):
+        a = t[idx]
+        a += _prev_state(xp, t, h0, prev, bs) @ whh_T
+        if relu:
+            xp.maximum(a, 0, out=a)
+        else:
+            xp.tanh(a, out=a)
+    return t, _final(t, h0, steps), None, dict()   # t is the output and the activations
+
+
+# ---------------------------------------------------------------------------
+# Backward kernels: the pre-activation gradients of all steps go into one
+# array ``z`` (sigmoid columns short of their constant factor 1/4, which is
+# folded into the weights and the final GEMMs), so the input and weight
+# gradients are single GEMMs after the loop.
+# ---------------------------------------------------------------------------
+
+def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps):
+    t, s, c, tcs = sv["t"], sv["s"], sv["c"], sv["tc"]
+    hs = c.shape[-1]
+    s3 = 3 * hs
+    z_all = _take(xp, t.shape, t.dtype)
+    dhp = _take(xp, t.shape[:-1] + (dh.shape[-1],), t.dtype) if w_hr is not None else None
+    whh_q = sv["whh_p"] * _scale(xp, s3, 4 * hs, t.dtype, 0.25)
+    prevs = _prevs(steps)
+    for (idx, bs), prev in zip(reversed(steps), reversed(prevs)):
+        d = dh[:bs]
+        if dout is not None:
+            d += dout[idx]
+        if w_hr is not None:
+            dhp[idx] = d
+            d = d @ w_hr
+        a, st, tc, z = t[idx], s[idx], tcs[idx], z_all[idx]
+        xp.multiply(d, tc, out=z[:, 2 * hs:s3])                 # d o
+        dct = tc * tc
+        xp.subtract(1, dct, out=dct)
+        dct *= st[:, 2 * hs:]
+        dct *= d
+        dct += dc[:bs]                                           # d c
+        xp.multiply(dct, a[:, s3:], out=z[:, :hs])               # d i = dc * g
+        xp.multiply(dct, _prev_state(xp, c, c0, prev, bs), out=z[:, hs:2 * hs])
+        xp.multiply(dct, st[:, :hs], out=z[:, s3:])              # d g = dc * i
+        xp.multiply(dct, st[:, hs:2 * hs], out=dc[:bs])          # d c_prev = dc * f
+        der = a * a
+        xp.subtract(1, der, out=der)
+        z *= der
+        xp.matmul(z, whh_q, out=dh[:bs])
+    return z_all, dhp
+
+
+def _gru_bwd(xp, sv, out, h0, dout, dh, w_hh, steps):
+    t, s, hns = sv["t"], sv["s"], sv["hn"]
+    hs = hns.shape[-1]
+    s2 = 2 * hs
+    zx_all = _take(xp, t.shape, t.dtype)
+    zh_all = _take(xp, t.shape, t.dtype)
+    whh_q = w_hh * _scale(xp, s2, 3 * hs, t.dtype, 0.25)
+    prevs = _prevs(steps)
+    for (idx, bs), prev in zip(reversed(steps), reversed(prevs)):
+        d = dh[:bs]
+        if dout is not None:
+            d += dout[idx]
+        a, st, hn = t[idx], s[idx], hns[idx]
+        r, zg, n = st[:, :hs], st[:, hs:], a[:, s2:]
+        zx, zh = zx_all[idx], zh_all[idx]
+        dn = zx[:, s2:]
+        xp.multiply(d, 1 - zg, out=dn)
+        dn *= 1 - n * n                                          # d n pre-activation
+        xp.multiply(dn, hn, out=zx[:, :hs])                      # d r
+        xp.subtract(_prev_state(xp, out, h0, prev, bs), n, out=zx[:, hs:s2])
+        zx[:, hs:s2] *= d                                        # d z
+        der = a[:, :s2] * a[:, :s2]
+        xp.subtract(1, der, out=der)
+        zx[:, :s2] *= der
+        zh[:, :s2] = zx[:, :s2]
+        xp.multiply(dn, r, out=zh[:, s2:])
+        dprev = d * zg
+        dprev += zh @ whh_q
+        dh[:bs] = dprev
+    return zx_all, zh_all
+
+
+def _rnn_bwd(xp, a_all, dout, dh, w_hh, steps, relu):
+    z_all = _take(xp, a_all.shape, a_all.dtype)
+    for idx, bs in reversed(steps):
+        d = dh[:bs]
+        if dout is not None:
+            d += dout[idx]
+        a, z = a_all[idx], z_all[idx]
+        if relu:
+            xp.multiply(d, a > 0, out=z)
+        else:
+            der = a * a
+            xp.subtract(1, der, out=der)
+            xp.multiply(d, der, out=z)
+        xp.matmul(z, w_hh, out=dh[:bs])
+    return z_all
+
+
+# ---------------------------------------------------------------------------
+# The op
+# ---------------------------------------------------------------------------
+
+def _rnn_layer_backward(ctx, gout, ghn, gcn):
+    if STATE.enabled:
+        return _backward_graph(ctx, gout, ghn, gcn)
+    x_t, h0_t, c0_t, w_ih_t, w_hh_t, w_hr_t, _ = ctx.saved_tensors
+    need = ctx.needs_input_grad
+    mode, steps, sv, dt, out = ctx.mode, ctx.steps, ctx.s, ctx.cdt, ctx.out
+    x = _arr(x_t, dt)
+    xp = xp_of(x)
+    h0 = _arr(h0_t, dt)
+    dout = _arr(gout, dt) if gout is not None else None
+    dh = _arr(ghn, dt).copy() if ghn is not None else xp.zeros(h0.shape, dt)
+    w_hh = _arr(w_hh_t, dt)
+    w_hr = _arr(w_hr_t, dt)
+    x2 = x.reshape(-1, x.shape[-1])
+    dhp = None
+    gx = gc0 = gwih = gwhh = gbih = gbhh = gwhr = None
+    if mode == "LSTM":
+        c0 = _arr(c0_t, dt)
+        dc = _arr(gcn, dt).copy() if gcn is not None else xp.zeros(c0.shape, dt)
+        z, dhp = _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps)
+        dhp = dhp.reshape(-1, dhp.shape[-1]) if dhp is not None else None
+        q = _scale(xp, 3 * c0.shape[-1], z.shape[-1], dt, 0.25)
+        zx = zh = z.reshape(-1, z.shape[-1])
+        inv = np.argsort(sv["perm"])
+        wih = sv["wih_p"]
+        gc0 = dc
+        if w_hr is not None and need[7]:
+            hf = sv["hf"]
+            gwhr = _big(dhp.T, hf.reshape(-1, hf.shape[-1]))
+    elif mode == "GRU":
+        zx, zh = _gru_bwd(xp, sv, out, h0, dout, dh, w_hh, steps)
+        q = _scale(xp, 2 * w_hh.shape[-1], zx.shape[-1], dt, 0.25)
+        zx, zh = zx.reshape(-1, zx.shape[-1]), zh.reshape(-1, zh.shape[-1])
+        inv, wih = None, _arr(w_ih_t, dt)
+    else:
+        z = _rnn_bwd(xp, out, dout, dh, w_hh, steps, mode == "RNN_RELU")
+        zx = zh = z.reshape(-1, z.shape[-1])
+        q, inv, wih = None, None, _arr(w_ih_t, dt)
+
+    def fix(g):  # apply the folded gate scale and undo the gate permutation
+        if q is not None:
+            g = g * (q if g.ndim == 2 else q[:, 0])
+        return g[inv] if inv is not None else g
+    if need[0]:
+        gx = _big(zx, wih * q if q is not None else wih).reshape(x.shape)
+    if need[3]:
+        gwih = fix(_big(zx.T, x2))
+    if need[4]:
+        hp = _stack_prev(xp, out, h0, steps)
+        gwhh = fix(_big(zh.T, hp.reshape(-1, hp.shape[-1])))
+    if need[5]:
+        gbih = fix(zx.sum(0))
+    if need[6]:
+        gbhh = fix(zh.sum(0)) if zh is not zx or not need[5] else gbih.copy()
+    grads = (gx, dh, gc0, gwih, gwhh, gbih, gbhh, gwhr)
+    _give(zx.base, zh.base if zh is not zx else None, hp if need[4] else None,
+          dhp.base if mode == "LSTM" and dhp is not None else None)
+    dts = ctx.dtypes
+    return tuple(None if g is None or not need[i] else
+                 wrap(g.astype(dts[i].np, copy=False), dts[i]) for i, g in enumerate(grads))
+
+
+RnnLayerBackward = node("RnnLayerBackward0", _rnn_layer_backward)
+RnnLayerBackward.materialize_grads = False
+
+
+def rnn_layer(mode, input, hx, cx, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None,
+              batch_sizes=None, batch_first=False, reverse=False):
+    """One layer, one direction of ``mode`` (``'LSTM'``, ``'GRU'``,
+    ``'RNN_TANH'``, ``'RNN_RELU'``) over a whole sequence. ``hx``/``cx`` are
+    ``(B, H)``; returns ``(output, h_n, c_n)`` (``c_n`` None unless LSTM)."""
+    dt = input._dtype
+    cdt = np.dtype(np.float32) if dt in _LOW else np.dtype(dt.np)
+    x = _arr(input, cdt)
+    xp = xp_of(x)
+    h0, c0 = _arr(hx, cdt), _arr(cx, cdt)
+    wih, whh, whr = _arr(w_ih, cdt), _arr(w_hh, cdt), _arr(w_hr, cdt)
+    bih, bhh = _arr(b_ih, cdt), _arr(b_hh, cdt)
+    steps = _steps(x.shape, batch_sizes, batch_first, reverse)
+    if mode == "LSTM":
+        b = bih + bhh if bih is not None else None
+        out, hn, cn, s = _lstm_fwd(xp, x, h0, c0, wih, whh, b, whr, steps)
+    elif mode == "GRU":
+        out, hn, cn, s = _gru_fwd(xp, x, h0, wih, whh, bih, bhh, steps)
+    else:
+        b = bih + bhh if bih is not None else None
+        out, hn, cn, s = _rnn_fwd(xp, x, h0, wih, whh, b, steps, mode == "RNN_RELU")
+    res = (wrap(out.astype(dt.np, copy=False), dt), wrap(hn.astype(dt.np, copy=False), dt),
+           wrap(cn.astype(dt.np, copy=False), dt) if cn is not None else None)
+    tensors = (input, hx, cx, w_ih, w_hh, b_ih, b_hh, w_hr)
+    n = None
+    if STATE.enabled:
+        # the output is saved too: backward reads the states from it
+        n = record(RnnLayerBackward, tensors, res, saved=(input, hx, cx, w_ih, w_hh, w_hr),
+                   saved_out=True, mode=mode, steps=steps, s=s, out=out, cdt=cdt,
+                   dtypes=tuple(t._dtype if isinstance(t, Tensor) else None for t in tensors),
+                   biases=(b_ih, b_hh))
+    work = [s[k] for k in ("t", "s", "c", "tc", "hf", "hn") if s.get(k) is not None]
+    if n is None:
+        _give(*work)
+    else:
+        weakref.finalize(n, _give, *work)
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Double backward: the same layer as fine-grained ember ops
+# ---------------------------------------------------------------------------
+
+def _layer_graph(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, steps):
+    """``rnn_layer`` composed of ember ops (differentiable to any order)."""
+    from .blas import linear
+    cat, stack = FUNCTIONS["cat"], FUNCTIONS["stack"]
+    h, c = h0, c0
+    outs = []
+    for idx, bs in steps:
+        xt = x[idx]
+        hb = h[:bs]
+        gi = linear(xt, w_ih, b_ih)
+        gh = linear(hb, w_hh, b_hh)
+        if mode == "LSTM":
+            i, f, g, o = (gi + gh).chunk(4, 1)
+            cn = f.sigmoid() * c[:bs] + i.sigmoid() * g.tanh()
+            hn = o.sigmoid() * cn.tanh()
+            if w_hr is not None:
+                hn = linear(hn, w_hr)
+            c = cat([cn, c[bs:]]) if bs < c.shape[0] else cn
+        elif mode == "GRU":
+            ir, iz, inn = gi.chunk(3, 1)
+            hr, hz, hnn = gh.chunk(3, 1)
+            r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+            n = (inn + r * hnn).tanh()
+            hn = n + z * (hb - n)
+        else:
+            pre = gi + gh
+            hn = pre.relu() if mode == "RNN_RELU" else pre.tanh()
+        h = cat([hn, h[bs:]]) if bs < h.shape[0] else hn
+        outs.append((_key(idx), hn))
+    ys = [y for _, y in sorted(outs, key=lambda kv: kv[0])]
+    first = steps[0][0]
+    if isinstance(first[0], slice) and len(first) == 1:   # packed rows
+        out = cat(ys)
+    else:
+        out = stack(ys, 1 if len(first) == 2 else 0)
+    return out, h, c
+
+
+def _key(idx):
+    k = idx[-1] if len(idx) == 2 else idx[0]
+    return k.start if isinstance(k, slice) else k
+
+
+def _backward_graph(ctx, gout, ghn, gcn):
+    from ..autograd import grad as _grad
+    x, h0, c0, w_ih, w_hh, w_hr, _ = ctx.saved_tensors
+    b_ih, b_hh = ctx.biases
+    out, hn, cn = _layer_graph(ctx.mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, ctx.steps)
+    ins = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    need = [i for i, t in enumerate(ins) if ctx.needs_input_grad[i]]
+    outs, gos = [], []
+    for o, g in ((out, gout), (hn, ghn), (cn, gcn)):
+        if o is not None and g is not None:
+            outs.append(o)
+            gos.append(g)
+    gs = _grad(outs, [ins[i] for i in need], gos, create_graph=True, allow_unused=True)
+    res = [None] * 8
+    for i, g in zip(need, gs):
+        res[i] = g
+    return tuple(res)
+
+
+# ---------------------------------------------------------------------------
+# Multi-layer driver and PyTorch's functional doors
+# ---------------------------------------------------------------------------
+
+def rnn(mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+        batch_first, batch_sizes=None):
+    """Stacked (and bidirectional) layers as ``torch._VF.lstm`` & co. ``hx`` is
+    ``(h0, c0)`` for LSTM, else ``h0``, each ``(layers * dirs, B, H)``;
+    ``params`` PyTorch's flat list (``w_ih, w_hh[, b_ih, b_hh][, w_hr]`` per
+    layer and direction). Returns ``(output, h_n[, c_n])``."""
+    lstm = mode == "LSTM"
+    h0, c0 = (hx[0], hx[1]) if lstm else (hx, None)
+    dirs = 2 if bidirectional else 1
+    per = len(params) // (num_layers * dirs)
+    proj = per in (3, 5)
+    if proj and not lstm:
+        raise RuntimeError("proj_size is only supported for LSTM")
+    if batch_sizes is not None and isinstance(batch_sizes, Tensor):
+        batch_sizes = batch_sizes._data.tolist()
+    x = input
+    hns, cns = [], []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            k = layer * dirs + d
+            p = params[k * per:(k + 1) * per]
+            w_ih, w_hh = p[0], p[1]
+            b_ih, b_hh = (p[2], p[3]) if has_biases else (None, None)
+            w_hr = p[-1] if proj else None
+            o, hn, cn = rnn_layer(mode, x, h0[k], c0[k] if lstm else None, w_ih, w_hh, b_ih,
+                                  b_hh, w_hr, batch_sizes, batch_first, reverse=d == 1)
+            outs.append(o)
+            hns.append(hn)
+            cns.append(cn)
+        x = outs[0] if dirs == 1 else FUNCTIONS["cat"](outs, -1)
+        if dropout and train and layer < num_layers - 1:
+            from ..nn.functional.dropout import dropout as _dropout
+            x = _dropout(x, dropout, True)
+    stack = FUNCTIONS["stack"]
+    hn = stack(hns)
+    if lstm:
+        return x, hn, stack(cns)
+    return x, hn
+
+
+def _door(mode):
+    def fn(input, *args):
+        # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+        #  batch_first) or the packed form (data, batch_sizes, hx, params, has_biases,
+        #  num_layers, dropout, train, bidirectional)
+        if isinstance(args[0], Tensor) and args[0]._dtype in (D.int64, D.int32):
+            batch_sizes, hx, params, has_b, nl, dp, train, bidir = args
+            return rnn(mode, input, hx, params, has_b, nl, dp, train, bidir, False, batch_sizes)
+        hx, params, has_b, nl, dp, train, bidir, bf = args
+        return rnn(mode, input, hx, params, has_b, nl, dp, train, bidir, bf)
+    fn.__name__ = fn.__qualname__ = mode.lower()
+    return fn
+
+
+for _m in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU"):
+    FUNCTIONS[_m.lower()] = _door(_m)
+
+
+def _cell(mode, input, hx, cx, w_ih, w_hh, b_ih, b_hh):
+    x = input.unsqueeze(0)
+    _, hn, cn = rnn_layer(mode, x, hx, cx, w_ih, w_hh, b_ih, b_hh)
+    return (hn, cn) if mode == "LSTM" else hn
+
+
+@export(method=False)
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _cell("LSTM", input, hx[0], hx[1], w_ih, w_hh, b_ih, b_hh)
+
+
+@export(method=False)
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _cell("GRU", input, hx, None, w_ih, w_hh, b_ih, b_hh)
+
+
+@export(method=False)
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _cell("RNN_TANH", input, hx, None, w_ih, w_hh, b_ih, b_hh)
+
+
+@export(method=False)
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _cell("RNN_RELU", input, hx, None, w_ih, w_hh, b_ih, b_hh)
