@@ -98,27 +98,34 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
     n.next_functions = tuple(edges)
     n._meta = meta
     n.needs_input_grad = tuple(needs)
-    if type(outputs) is tuple:
-        outs = outputs
+    if type(outputs) is Tensor:
+        d = outputs._data
+        n._out_meta = ((d.shape, outputs._dtype,
+                        CPU if type(d) is _ndarray else device_of_array(d)),)
+        if outputs._dtype._cat >= 2:
+            outputs._grad_fn = n
+            outputs._requires_grad = True
+        first = outputs
     else:
-        outs = (outputs,)
-    om = []
-    for i, o in enumerate(outs):
-        if o is None:
-            om.append(None)
-            continue
-        d = o._data
-        om.append((d.shape, o._dtype, CPU if type(d) is _ndarray else device_of_array(d)))
-        if o._dtype._cat >= 2:
-            o._grad_fn = n
-            if i:
-                o._output_nr = i
-            o._requires_grad = True
-    n._out_meta = om
+        outs = outputs if type(outputs) is tuple else (outputs,)
+        om = []
+        for i, o in enumerate(outs):
+            if o is None:
+                om.append(None)
+                continue
+            d = o._data
+            om.append((d.shape, o._dtype, CPU if type(d) is _ndarray else device_of_array(d)))
+            if o._dtype._cat >= 2:
+                o._grad_fn = n
+                if i:
+                    o._output_nr = i
+                o._requires_grad = True
+        n._out_meta = om
+        first = outs[0]
     if saved or saved_out:
         s = [None if t is None else SavedTensor(t) for t in saved]
         if saved_out:
-            s.append(SavedTensor(outs[0], True))
+            s.append(SavedTensor(first, True))
         n._saved = s
     if attrs:
         n.__dict__.update(attrs)

@@ -33,9 +33,9 @@ def _rdims(dim, ndim, empty_all=True):
 def _expand_back(g, dims, keepdim, shape):
     """Broadcasts a reduced gradient back to the input ``shape``."""
     if not keepdim and dims:
-        for d in dims:
-            g = g.unsqueeze(d)
-    return g.expand(*shape) if tuple(g.shape) != tuple(shape) else g
+        # one reshape to the keepdim shape instead of an unsqueeze per dim
+        g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(shape)))
+    return g.expand(*shape) if g._data.shape != tuple(shape) else g
 
 
 def _sum_backward(ctx, g):
