@@ -1,0 +1,61 @@
+"""Intra-op parallelism for the big memory-bound copies of coarse ops (im2col,
+col2im, layout transposes). NumPy releases the GIL while it copies, so a small
+thread pool splitting the leading axis uses the cores that BLAS uses for the
+GEMMs (as PyTorch's intra-op threads do). Thread count: ``OMP_NUM_THREADS`` if
+set, else the CPU count (at most 8); ``set_num_threads`` changes it."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+_MIN_WORK = 1 << 20      # elements below which splitting costs more than it saves
+_pool = None
+
+
+def _default_threads():
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+_threads = _default_threads()
+
+
+def num_threads():
+    return _threads
+
+
+def set_num_threads(n):
+    global _threads, _pool
+    _threads = max(1, int(n))
+    if _pool is not None:
+        _pool.shutdown(wait=False)
+        _pool = None
+
+
+def _after_fork():
+    # a forked child (DataLoader worker) has none of the parent's pool threads
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def split(fn, n, work, xp=np):
+    """Runs ``fn(start, stop)`` over ``range(n)`` cut into one chunk per thread
+    (or all at once when ``work`` elements are few or the arrays are not NumPy's)."""
+    global _pool
+    t = min(_threads, n)
+    if t <= 1 or work < _MIN_WORK or xp is not np:
+        fn(0, n)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember-intraop")
+    bounds = [n * i // t for i in range(t + 1)]
+    futs = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    fn(bounds[0], bounds[1])
+    for f in futs:
+        f.result()
