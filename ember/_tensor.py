@@ -297,6 +297,7 @@ class Tensor:
         node = self._grad_fn
         if node._retain is None:
             node._retain = {}
+            node._plain = False
         node._retain[self._output_nr] = weakref.ref(self)
 
     @property
@@ -314,6 +315,7 @@ class Tensor:
             return _DictHandle(self._hooks, id(hook))
         if fn._tensor_hooks is None:
             fn._tensor_hooks = {}
+            fn._plain = False
         hooks = fn._tensor_hooks.setdefault(self._output_nr, {})
         hooks[id(hook)] = hook
         return _DictHandle(hooks, id(hook))

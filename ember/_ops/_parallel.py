@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-_MIN_WORK = 1 << 20      # elements below which splitting costs more than it saves
+_MIN_WORK = 1 << 18      # elements below which splitting costs more than it saves
 _pool = None
 
 

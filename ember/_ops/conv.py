@@ -6,16 +6,20 @@ also the transposed convolution) and ``Bw^T(x, g)`` (the gradient w.r.t. the
 weight). Each of the three is an op whose backward is written with the other
 two, so double (and higher) backward works without extra code.
 
-Working layout (measured on a 2-core AVX-512 machine, OpenBLAS): the columns
-are built as ``(C·k…, N·out…)`` straight from the NCHW input with one strided
-copy. The forward is one GEMM per sample that writes NCHW directly (a single
-GEMM plus a plane transpose for small planes or groups), the weight gradient is
-one GEMM against the columns kept from forward, and the input gradient is one
-GEMM followed by col2im. Every transpose at the op's boundary moves whole
-spatial planes, and the big copies are split over the intra-op threads
-(``_parallel``). This beat the NHWC im2col (the output transpose back to NCHW
-cost more than the faster im2col saved), ``tensordot``/``einsum`` over the
-window view, and shifted GEMMs without im2col (NumPy has no accumulating GEMM).
+Working layout (measured on this 2-core AVX-512 machine with OpenBLAS; the
+alternatives are in the note of the change): im2col columns are built in
+``(C·k…, N·out…)`` order straight from the NCHW input, a few samples at a time
+into one reused buffer that stays in cache, each chunk followed by its GEMMs,
+one per sample written straight into the NCHW output. The weight gradient
+rebuilds the columns the same way instead of keeping them from forward (9x
+less memory, and faster than one big im2col whose 40+ MB buffer runs at memory
+speed). The input gradient of a stride-1 convolution (and the transposed
+convolution) is a plain convolution of the padded gradient with the flipped
+kernel; other strides use one GEMM plus col2im. Grouped convolutions build all
+columns at once and batch one GEMM per group. This beat NHWC im2col (its
+transpose back to NCHW costs more than it saves), ``einsum``/``tensordot`` over
+the window view, and shifted GEMMs without im2col (NumPy has no accumulating
+GEMM).
 """
 import math
 
@@ -91,30 +95,72 @@ def unfold_cols(x, k, s, lo, d, osz, groups):
     return cols.reshape(groups, (C // groups) * math.prod(k), N * math.prod(osz))
 
 
-_CHUNK = 1 << 20   # elements of im2col columns built at a time when none are kept
+_CHUNK = 1 << 20   # elements of im2col columns built at a time (4 MB in float32)
 
 
-def _conv_streamed(x, w, s, lo, d, osz):
-    """B(x, w) for groups=1 without keeping the columns: they are built a few
-    samples at a time into one reused buffer that stays in cache, each chunk
-    followed by its GEMMs (about 25% faster than one big im2col)."""
+def _chunks(x, k, s, lo, d, osz):
+    """Yields ``(n0, m, cols)``: the im2col columns (C·prod(k), m, P) of samples
+    ``n0 .. n0+m``, built a few samples at a time into one reused buffer that
+    stays in cache for the GEMMs that follow."""
     xp = xp_of(x)
     N, C = x.shape[:2]
-    O, k, nd = w.shape[0], w.shape[2:], len(osz)
+    nd = len(k)
     P = math.prod(osz)
     ck = C * math.prod(k)
     v = _windows(x, k, s, lo, d, osz)
     nb = max(1, min(N, _CHUNK // max(1, ck * P)))
     buf = xp.empty(ck * nb * P, x.dtype)
-    out = xp.empty((N, O, P), x.dtype)
-    wm = w.reshape(O, ck)
     batch = (slice(None),) * (1 + nd)
     for n0 in range(0, N, nb):
         m = min(nb, N - n0)
         chunk = buf[:ck * m * P].reshape(v.shape[:1 + nd] + (m,) + tuple(osz))
-        chunk[...] = v[batch + (slice(n0, n0 + m),)]
-        xp.matmul(wm, chunk.reshape(ck, m, P).swapaxes(0, 1), out=out[n0:n0 + m])
+        src = v[batch + (slice(n0, n0 + m),)]
+
+        def copy(a, b):
+            chunk[a:b] = src[a:b]
+        split(copy, C, chunk.size, xp)
+        yield n0, m, chunk.reshape(ck, m, P)
+
+
+_BIG_PLANE = 256   # output pixels per sample from which one GEMM per sample pays
+
+
+def _conv_streamed(x, w, s, lo, d, osz):
+    """B(x, w) for groups=1, GEMMs chunk by chunk, written straight into NCHW."""
+    xp = xp_of(x)
+    N, O, P = x.shape[0], w.shape[0], math.prod(osz)
+    out = xp.empty((N, O, P), x.dtype)
+    wm = w.reshape(O, -1)
+    for n0, m, c in _chunks(x, w.shape[2:], s, lo, d, osz):
+        if P >= _BIG_PLANE:
+            xp.matmul(wm, c.swapaxes(0, 1), out=out[n0:n0 + m])
+        else:
+            out[n0:n0 + m] = (wm @ c.reshape(-1, m * P)).reshape(O, m, P).swapaxes(0, 1)
     return out.reshape((N, O) + tuple(osz))
+
+
+def _wgrad_streamed(x, g, k, s, lo, d):
+    """Bw^T(x, g) for groups=1 from columns rebuilt chunk by chunk."""
+    xp = xp_of(x)
+    N, O = g.shape[:2]
+    osz = g.shape[2:]
+    P = math.prod(osz)
+    g3 = g.reshape(N, O, P)
+    gw = None
+    for n0, m, c in _chunks(x, k, s, lo, d, osz):
+        if P >= _BIG_PLANE:
+            parts = (c[:, i] @ g3[n0 + i].T for i in range(m))
+        else:
+            parts = (c.reshape(-1, m * P) @
+                     g3[n0:n0 + m].transpose(0, 2, 1).reshape(m * P, O),)
+        for part in parts:
+            if gw is None:
+                gw = part
+            else:
+                gw += part
+    if gw is None:
+        gw = xp.zeros((x.shape[1] * math.prod(k), O), x.dtype)
+    return xp.ascontiguousarray(gw.T).reshape((O, x.shape[1]) + tuple(k))
 
 
 def fold_cols(gc, C, N, k, s, lo, d, isz, out_size):
@@ -173,25 +219,17 @@ def _from_cn(y, N, osz, bias):
 
 
 def conv_fwd(x, w, bias, s, lo, d, groups, osz, keep_cols=True):
-    """B(x, w) (+bias), and the columns of ``x`` when ``keep_cols`` (else None)."""
+    """B(x, w) (+bias), and for grouped convolutions the columns of ``x`` when
+    ``keep_cols`` (groups=1 rebuilds them in backward: cheaper than keeping them)."""
     O, N = w.shape[0], x.shape[0]
-    P = math.prod(osz)
-    if not keep_cols and groups == 1:
+    if groups == 1:
         y = _conv_streamed(x, w, s, lo, d, osz)
         if bias is not None:
             y += bias.reshape((O,) + (1,) * len(osz))
         return y, None
     cols = unfold_cols(x, w.shape[2:], s, lo, d, osz, groups)
-    if groups == 1 and P >= 256:
-        # one GEMM per sample straight into NCHW (no transpose of the output);
-        # worth it once each sample's GEMM is big enough
-        ck = cols.shape[1]
-        y = xp_of(cols).matmul(w.reshape(O, ck), cols[0].reshape(ck, N, P).swapaxes(0, 1))
-        if bias is not None:
-            y += bias.reshape(O, 1)
-        return y.reshape((N, O) + tuple(osz)), cols
     y = (w.reshape(groups, O // groups, -1) @ cols).reshape(O, -1)
-    return _from_cn(y, N, osz, bias), cols
+    return _from_cn(y, N, osz, bias), cols if keep_cols else None
 
 
 def conv_tfwd(x, w, bias, s, lo, d, groups, out_size):
@@ -220,6 +258,8 @@ def conv_tfwd(x, w, bias, s, lo, d, groups, out_size):
 def conv_wgrad(x, g, k, s, lo, d, groups, cols=None):
     """Bw^T(x, g): gradient w.r.t. the weight (O, C/G, *k) of B(x, ·) for upstream ``g``."""
     G = groups
+    if G == 1:
+        return _wgrad_streamed(x, g, k, s, lo, d)
     if cols is None:
         cols = unfold_cols(x, k, s, lo, d, g.shape[2:], G)
     gw = _to_cn(g, G) @ cols.swapaxes(1, 2)

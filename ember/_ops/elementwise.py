@@ -31,8 +31,40 @@ from ._core import (
 
 def cj(t):
     """Complex conjugate for complex tensors, the tensor itself otherwise
-    (PyTorch's gradient convention for complex inputs is conj(df/dz) * g)."""
+    (PyTorch's gradient convention for complex inputs is conj(df/dz) * g).
+    Works on raw arrays too (see ``_on_arrays``)."""
+    if type(t) is np.ndarray:
+        return t.conj() if t.dtype.kind == "c" else t
     return t.conj() if t._dtype.is_complex else t
+
+
+# Backward rules written only with operators (``g * (1 - y ** 2)``) also run on
+# raw NumPy arrays. When no graph is being built (no create_graph) and every
+# tensor is a real float32/float64 CPU array, a rule is evaluated that way: one
+# NumPy expression instead of a chain of dispatched ember ops. Rules that call
+# tensor methods (``x.cos()``) fail on arrays the first time and are then
+# always run on tensors.
+_FAST_DT = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_ARRAY_OK = {}
+
+
+def _on_arrays(rule, tensors):
+    """``rule(*arrays)`` as a Tensor, or None when the array path doesn't apply."""
+    if STATE.enabled or _ARRAY_OK.get(rule) is False:
+        return None
+    arrs = []
+    for t in tensors:
+        a = t._data
+        if type(a) is not np.ndarray or a.dtype not in _FAST_DT:
+            return None
+        arrs.append(a)
+    try:
+        r = rule(*arrs)
+    except (AttributeError, TypeError):
+        _ARRAY_OK[rule] = False
+        return None
+    _ARRAY_OK[rule] = True
+    return wrap(r) if type(r) is np.ndarray else None
 
 
 _LOW = (D.float16, D.bfloat16)
@@ -126,12 +158,12 @@ _NO_KW = {}
 
 
 def _unary_backward(grad, uses):
-    if uses == ("x",) or uses == ("y",):
-        return lambda ctx, g: grad(g, ctx.saved_tensors[0])
-    if uses == ("x", "y"):
-        return lambda ctx, g: grad(g, *ctx.saved_tensors)
-    if not uses:
-        return lambda ctx, g: grad(g)
+    if uses == ("x",) or uses == ("y",) or uses == ("x", "y") or not uses:
+        def bw(ctx, g):
+            saved = ctx.saved_tensors
+            r = _on_arrays(grad, (g,) + saved)
+            return r if r is not None else grad(g, *saved)
+        return bw
 
     def bw(ctx, g):
         saved = list(ctx.saved_tensors)
@@ -411,7 +443,12 @@ def _binary_backward(grad, uses):
             if saved else {}
         out = []
         for f, u, need in zip(grad, uses, ctx.needs_input_grad):
-            out.append(f(g, *[env[k] for k in u]) if need and f is not None else None)
+            if not need or f is None:
+                out.append(None)
+                continue
+            args = [env[k] for k in u]
+            r = _on_arrays(f, [g] + args)
+            out.append(r if r is not None else f(g, *args))
         return tuple(out)
     return bw
 

@@ -2,6 +2,7 @@
 gather/scatter and index_* families, masks, take/put, nonzero and the
 ``*_scatter`` ops. Basic indexing returns views; advanced indexing copies
 (NumPy's rules for where advanced dims land match PyTorch's)."""
+import math
 import warnings
 
 import numpy as np
@@ -428,6 +429,73 @@ def _at(xp, ufunc, out, key, vals):
     getattr(xp, ufunc).at(out, key, vals)
 
 
+try:  # SciPy's CSC kernel ``Y += A @ X``: with one unit entry per column of A it is
+    # ``Y[rows[j]] += X[j]`` for j in order, i.e. ``np.add.at`` over whole rows.
+    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
+except ImportError:  # pragma: no cover
+    _csc_matvecs = None
+
+_ROWS_ADD_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64,
+                                                    np.complex128, np.int32, np.int64))
+
+
+def _add_rows(res, d, rows, s):
+    """In-place ``res[(:,) * d + (rows,)] += s``, repeated ``rows`` accumulating in
+    order (exactly ``np.add.at``). ``rows`` is 1-D and in range; ``s`` has
+    ``res``'s shape except ``rows.size`` along ``d`` and maybe smaller elsewhere.
+    Whole rows go through SciPy's sparse kernel when possible (several times
+    faster than ``np.add.at`` with flat positions)."""
+    xp = xp_of(res)
+    m = rows.size
+    if m == 0 or s.size == 0:
+        return
+    if (_csc_matvecs is not None and xp is np and res.dtype in _ROWS_ADD_DTYPES
+            and s.dtype == res.dtype and res.flags.c_contiguous
+            and s.shape[d + 1:] == res.shape[d + 1:] and math.prod(s.shape[:d]) <= 64):
+        n = res.shape[d]
+        nv = math.prod(res.shape[d + 1:])
+        s = np.ascontiguousarray(s)
+        rows = np.ascontiguousarray(rows)
+        if rows.dtype not in (np.int32, np.int64):
+            rows = rows.astype(np.int64)
+        ptr = np.arange(m + 1, dtype=rows.dtype)
+        ones = np.ones(m, res.dtype)
+        for p in np.ndindex(*s.shape[:d]):
+            _csc_matvecs(n, m, nv, ptr, rows, ones, s[p].reshape(m, nv),
+                         res[p].reshape(n, nv))
+        return
+    view = [1] * res.ndim
+    view[d] = -1
+    _at(xp, "add", res.reshape(-1), _positions(res.shape, d, rows.reshape(view), s.shape, xp),
+        s.reshape(-1))
+
+
+def _const_rows(i1, d):
+    """The 1-D index along ``d`` when the gather/scatter index ``i1`` is constant
+    across every other dim (an expanded row index, as in embedding-style use),
+    else None."""
+    if i1.ndim == 1:
+        return i1
+    first = tuple(slice(None) if k == d else slice(0, 1) for k in range(i1.ndim))
+    rows = i1[first]
+    if all(k == d or i1.shape[k] == 1 or i1.strides[k] == 0 for k in range(i1.ndim)):
+        return rows.reshape(-1)
+    last = tuple(slice(None) if k == d else slice(-1, None) for k in range(i1.ndim))
+    xp = xp_of(i1)
+    if not bool(xp.array_equal(i1[last], rows)) or not bool((i1 == rows).all()):
+        return None
+    return rows.reshape(-1)
+
+
+def _full_rows(rows, i1, a1, d):
+    """``rows`` when the index covers ``a1`` fully apart from ``d`` (so gather
+    along it is ``index_select``), else None."""
+    if rows is None or i1.ndim != a1.ndim or \
+            any(k != d and i1.shape[k] != a1.shape[k] for k in range(a1.ndim)):
+        return None
+    return rows
+
+
 def _nd1(a):
     """PyTorch's ``ensure_nonempty_dim``: a 0-dim array acts as 1-dim."""
     return a.reshape(1) if a.ndim == 0 else a
@@ -479,6 +547,8 @@ def _pad_to(g, shape):
 
 def _gather_backward(ctx, g):
     (idx,) = ctx.saved_tensors
+    if ctx.rows is not None:  # an expanded row index: the scatter-add is an index_add
+        return index_add(g.new_zeros(ctx.in_shape), ctx.dim, ctx.rows, g), None
     return scatter_add(g.new_zeros(ctx.in_shape), ctx.dim, idx, g), None
 
 
@@ -494,24 +564,39 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     if i1.ndim != a1.ndim and idx.size:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     xp = xp_of(a)
+    full = None
     if idx.size:
         for k in range(a1.ndim):
             if k != d and i1.shape[k] > a1.shape[k]:
                 raise RuntimeError(f"Size does not match at dimension {k} expected index "
                                    f"{list(idx.shape)} to be no larger than self {list(a.shape)} "
                                    f"apart from dimension {d}")
-        _check_in_range(idx, a1.shape[d], d)
-        res = xp.ravel(a1)[_positions(a1.shape, d, i1, i1.shape, xp)].reshape(idx.shape)
+        rows = _const_rows(i1, d)
+        if rows is not None:  # rows picked whole: a take along ``d``
+            _check_in_range(rows, a1.shape[d], d)
+            res = xp.take(a1, rows, axis=d)
+            if res.shape != i1.shape:
+                res = xp.ascontiguousarray(res[tuple(slice(0, n) for n in i1.shape)])
+            res = res.reshape(idx.shape)
+            if a.ndim and STATE.enabled and input._requires_grad:
+                full = _full_rows(rows, i1, a1, d)
+                full = None if full is None else wrap(full)
+        else:
+            _check_in_range(idx, a1.shape[d], d)
+            res = xp.ravel(a1)[_positions(a1.shape, d, i1, i1.shape, xp)].reshape(idx.shape)
     else:
         res = xp.empty(idx.shape, a.dtype)
     res = wrap(res, input._dtype)
-    record(GatherBackward0, (input, index), res, saved=(index,), in_shape=a.shape, dim=d)
+    record(GatherBackward0, (input, index), res, saved=(index,), in_shape=a.shape, dim=d,
+           rows=full)
     return _into(res, out)
 
 
-def _scatter_prep(name, input, dim, index, src):
+def _scatter_prep(name, input, dim, index, src, rows_out=None):
     """Checks of the scatter family; returns (self array, dim, index array,
-    source array cut to the index's shape) with 0-dim arrays made 1-dim."""
+    source array cut to the index's shape) with 0-dim arrays made 1-dim. With a
+    list ``rows_out``, appends ``_const_rows`` of the index (None if not
+    constant across the other dims)."""
     idx = _int_index(index, name)
     a = input._data
     d = wrap_dim(dim, a.ndim)
@@ -537,7 +622,10 @@ def _scatter_prep(name, input, dim, index, src):
             raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
                                f"{list(a.shape)} apart from dimension {d}")
         s1 = xp.broadcast_to(xp.asarray(src, dtype=a.dtype), i1.shape)
-    _check_in_range(idx, a1.shape[d], d)
+    rows = _const_rows(i1, d) if rows_out is not None else None
+    _check_in_range(idx if rows is None else rows, a1.shape[d], d)
+    if rows_out is not None:
+        rows_out.append(rows)
     return a1, d, i1, s1, xp
 
 
@@ -611,7 +699,10 @@ def _scatter_add_backward(ctx, g):
     (idx,) = ctx.saved_tensors
     gsrc = None
     if ctx.needs_input_grad[2]:
-        gsrc = _pad_to(gather(g, ctx.dim, idx), ctx.src_shape)
+        if ctx.rows is not None:  # an expanded row index: the gather is an index_select
+            gsrc = _pad_to(index_select(g, ctx.dim, ctx.rows), ctx.src_shape)
+        else:
+            gsrc = _pad_to(gather(g, ctx.dim, idx), ctx.src_shape)
     return g, None, gsrc
 
 
@@ -621,13 +712,22 @@ ScatterAddBackward0 = node("ScatterAddBackward0", _scatter_add_backward)
 @export()
 def scatter_add(input, dim, index, src, *, out=None):
     _same_dtype(input, src, "scatter_add")
-    a1, d, i1, s1, xp = _scatter_prep("scatter_add", input, dim, index, src)
+    rows = []
+    a1, d, i1, s1, xp = _scatter_prep("scatter_add", input, dim, index, src, rows)
+    rows = rows[0] if rows else None
     res = _compute(a1.copy())
-    _at(xp, "add", res.reshape(-1), _positions(a1.shape, d, i1, i1.shape, xp),
-        _compute(s1).reshape(-1))
+    if rows is not None:
+        _add_rows(res, d, rows, _compute(s1))
+    else:
+        _at(xp, "add", res.reshape(-1), _positions(a1.shape, d, i1, i1.shape, xp),
+            _compute(s1).reshape(-1))
     res = wrap(res.astype(a1.dtype, copy=False).reshape(input._data.shape), input._dtype)
+    full = None
+    if rows is not None and input._data.ndim and STATE.enabled and src._requires_grad:
+        full = _full_rows(rows, i1, a1, d)
+        full = None if full is None else wrap(full)
     record(ScatterAddBackward0, (input, index, src), res, saved=(index,), dim=d,
-           src_shape=src.shape)
+           src_shape=src.shape, rows=full)
     return _into(res, out)
 
 
@@ -785,15 +885,11 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
                            f"specified dimension. Got self.shape = {list(input.shape)} "
                            f"source.shape = {list(source.shape)}")
     _check_in_range(idx, a1.shape[d], d)
-    xp = xp_of(a1)
     res = _compute(a1.copy())
     s = _compute(s1)
     if alpha != 1:
         s = s * (alpha if res.dtype.kind in "fc" else int(alpha))
-    view = [1] * a1.ndim
-    view[d] = -1
-    _at(xp, "add", res.reshape(-1), _positions(a1.shape, d, idx.reshape(view), s.shape, xp),
-        s.astype(res.dtype, copy=False).reshape(-1))
+    _add_rows(res, d, idx, s.astype(res.dtype, copy=False))
     res = wrap(res.astype(a1.dtype, copy=False).reshape(input._data.shape), input._dtype)
     record(IndexAddBackward0, (input, index, source), res, saved=(index,), dim=d, alpha=alpha,
            src_shape=source.shape)

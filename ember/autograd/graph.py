@@ -7,7 +7,6 @@ rules are written with ember ops, so running the engine with grad mode on
 (``create_graph=True``) records the backward itself and higher-order gradients
 come for free.
 """
-import heapq
 import itertools
 import sys
 
@@ -46,6 +45,9 @@ class Node:
     _saved = ()
     _freed = False
     _pre_hooks = _hooks = _tensor_hooks = _retain = None
+    # False once any hook or retain_grad is attached: the engine takes the
+    # general path for this node only then.
+    _plain = True
     materialize_grads = True
     _meta = None
     _out_meta = None
@@ -69,6 +71,7 @@ class Node:
         grad_inputs."""
         if self._hooks is None:
             self._hooks = []
+            self._plain = False
         self._hooks.append(fn)
         return _Handle(self._hooks, fn)
 
@@ -76,6 +79,7 @@ class Node:
         """``fn(grad_outputs)`` before this node runs; may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = []
+            self._plain = False
         self._pre_hooks.append(fn)
         return _Handle(self._pre_hooks, fn)
 
@@ -275,18 +279,17 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
     # Dependency count of every node reachable from the roots.
     deps = {}
     order = []
-    stack = [n for n, _, _ in root_edges]
-    seen = set()
+    stack = list(dict.fromkeys(n for n, _, _ in root_edges))
+    seen = set(stack)
+    get = deps.get
     while stack:
         n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
         order.append(n)
         for nxt, _ in n.next_functions:
             if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
+                deps[nxt] = get(nxt, 0) + 1
                 if nxt not in seen:
+                    seen.add(nxt)
                     stack.append(nxt)
 
     # With targets, only nodes that lead to a target need to run.
@@ -306,20 +309,22 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     captured = [None] * (len(inputs) if inputs is not None else 0)
-    ready = dict.fromkeys(n for n, _, _ in root_edges if n not in deps)
-    heap = [(-n._seq, n) for n in ready]
-    heapq.heapify(heap)
-    pop, push = heapq.heappop, heapq.heappush
+    # Ready nodes (all their consumers done) in LIFO order: any order that
+    # respects the dependency counts is a valid backward schedule.
+    ready = [n for n in dict.fromkeys(n for n, _, _ in root_edges) if n not in deps]
+    pop, push = ready.pop, ready.append
     capture = targets is not None and not accumulate
-    while heap:
-        node = pop(heap)[1]
+    anomaly = _anomaly[0]
+    while ready:
+        node = pop()
         grads = buffers.pop(node, None)
         if grads is None:
             grads = [None] * _n_out(node)
         if needed is not None and node not in needed:
             continue
         ntype = type(node)
-        if node._tensor_hooks is not None or node._retain is not None:
+        plain = node._plain
+        if not plain and (node._tensor_hooks is not None or node._retain is not None):
             _tensor_hooks(node, grads, create_graph)
         if capture:
             hit = False
@@ -343,7 +348,7 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             if grads[0] is not None and (targets is None or (node, 0) in targets):
                 node.accumulate(grads[0], create_graph)
             continue
-        if node._pre_hooks is not None:
+        if not plain and node._pre_hooks is not None:
             for h in node._pre_hooks:
                 r = h(tuple(grads))
                 if r is not None:
@@ -360,9 +365,9 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             out = node.backward(node, *grads)
         if type(out) is not tuple:
             out = tuple(out) if isinstance(out, list) else (out,)
-        if _anomaly[0]:
+        if anomaly:
             _check_nan(node, out)
-        if node._hooks is not None:
+        if not plain and node._hooks is not None:
             for h in node._hooks:
                 r = h(out, tuple(grads))
                 if r is not None:
@@ -374,7 +379,9 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                f"gradients (expected {len(nf)}, got {len(out)})")
         metas = node._meta
-        for i, (nxt, nr) in enumerate(nf):
+        i = -1
+        for nxt, nr in nf:
+            i += 1
             if nxt is None:
                 continue
             g = out[i]
@@ -384,12 +391,14 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                     g = _validate(node, i, g)
                 buf = buffers.get(nxt)
                 if buf is None:
-                    buf = buffers[nxt] = [None] * _n_out(nxt)
+                    om = nxt._out_meta
+                    buf = buffers[nxt] = [None] if om is None or len(om) == 1 else \
+                        [None] * len(om)
                 buf[nr] = g if buf[nr] is None else buf[nr] + g
             d = deps[nxt] - 1
             deps[nxt] = d
             if d == 0:
-                push(heap, (-nxt._seq, nxt))
+                push(nxt)
     if not accumulate:
         for k, g in enumerate(captured):
             if g is None and not allow_unused:

@@ -87,16 +87,22 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature(input, p, training, inplace, 3, "dropout1d")
 
 
+def _warn_unexpected_dim(name, nd, batched_dim):
+    """Deprecation warning of dropout2d/dropout3d for an input that is not (batched_dim - 1)D or
+    batched_dim-D (the warning points at the caller of ``name``)."""
+    if nd not in (batched_dim - 1, batched_dim):
+        warnings.warn(f"{name}: Received a {nd}-D input to {name}, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that {name} "
+                      f"exists to provide channel-wise dropout on inputs with {batched_dim - 2} "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension "
+                      f"(i.e. {batched_dim - 1}D or {batched_dim}D inputs).", stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input.dim()
-    if nd not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout2d "
-                      "exists to provide channel-wise dropout on inputs with 2 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
-                      "or 4D inputs).", stacklevel=2)
+    _warn_unexpected_dim("dropout2d", nd, 4)
     if nd == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
                       "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
@@ -110,13 +116,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 def dropout3d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input.dim()
-    if nd not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead. Note that dropout3d "
-                      "exists to provide channel-wise dropout on inputs with 3 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
-                      "or 5D inputs).", stacklevel=2)
+    _warn_unexpected_dim("dropout3d", nd, 5)
     unbatched = nd == 4
     x = input.unsqueeze(0) if unbatched else input
     out = _dropout_impl(x, p, training, inplace and not unbatched, feature=True)

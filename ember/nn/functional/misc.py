@@ -109,13 +109,17 @@ def one_hot(tensor, num_classes=-1):
     return (tensor.unsqueeze(-1) == ar).to(D.int64)
 
 
-def pixel_shuffle(input, upscale_factor):
-    r = upscale_factor
+def _check_shuffle_args(name, input, factor_name, r):
     if input.dim() < 3:
-        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got "
                            f"input with {input.dim()} dimension(s)")
     if r <= 0:
-        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+        raise RuntimeError(f"{name} expects a positive {factor_name}, but got {r}")
+
+
+def pixel_shuffle(input, upscale_factor):
+    r = upscale_factor
+    _check_shuffle_args("pixel_shuffle", input, "upscale_factor", r)
     *lead, c, h, w = input.shape
     if c % (r * r):
         raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
@@ -130,11 +134,7 @@ def pixel_shuffle(input, upscale_factor):
 
 def pixel_unshuffle(input, downscale_factor):
     r = downscale_factor
-    if input.dim() < 3:
-        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got "
-                           f"input with {input.dim()} dimension(s)")
-    if r <= 0:
-        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    _check_shuffle_args("pixel_unshuffle", input, "downscale_factor", r)
     *lead, c, h, w = input.shape
     if h % r or w % r:
         raise RuntimeError(f"pixel_unshuffle expects height and width to be divisible by "
@@ -292,29 +292,28 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          "requires a 4-D tensor as input")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
+    def per_dim(value, convert, mismatch_message):
+        if not isinstance(value, (list, tuple)):
+            return [convert(value)] * dim
+        if len(value) != dim:
+            raise ValueError(mismatch_message())
+        return [convert(v) for v in value]
+
     if size is not None:
-        if isinstance(size, (list, tuple)):
-            if len(size) != dim:
-                raise ValueError(f"Input and output must have the same number of spatial "
-                                 f"dimensions, but got input with spatial dimensions of "
-                                 f"{list(input.shape[2:])} and output size of {size}. Please "
-                                 f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
-                                 f"output size in (o1, o2, ...,oK) format.")
-            out_size = [int(s) for s in size]
-        else:
-            out_size = [int(size)] * dim
+        out_size = per_dim(size, int, lambda: (
+            f"Input and output must have the same number of spatial "
+            f"dimensions, but got input with spatial dimensions of "
+            f"{list(input.shape[2:])} and output size of {size}. Please "
+            f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
+            f"output size in (o1, o2, ...,oK) format."))
         scales = [None] * dim
     elif scale_factor is not None:
-        if isinstance(scale_factor, (list, tuple)):
-            if len(scale_factor) != dim:
-                raise ValueError(f"Input and scale_factor must have the same number of spatial "
-                                 f"dimensions, but got input with spatial dimensions of "
-                                 f"{list(input.shape[2:])} and scale_factor of shape "
-                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, "
-                                 f"...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
-            scales = [float(s) for s in scale_factor]
-        else:
-            scales = [float(scale_factor)] * dim
+        scales = per_dim(scale_factor, float, lambda: (
+            f"Input and scale_factor must have the same number of spatial "
+            f"dimensions, but got input with spatial dimensions of "
+            f"{list(input.shape[2:])} and scale_factor of shape "
+            f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, "
+            f"...,dK) format and scale_factor in (s1, s2, ...,sK) format."))
         out_size = [int(math.floor(float(input.shape[i + 2]) * scales[i])) for i in range(dim)]
         if recompute_scale_factor:
             scales = [None] * dim

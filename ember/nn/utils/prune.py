@@ -181,8 +181,10 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
+class _UnstructuredByScore(BasePruningMethod):
+    """Prunes the ``amount`` entries with the lowest (or highest) ``_scores(t)``."""
     PRUNING_TYPE = "unstructured"
+    _largest = False
 
     def __init__(self, amount):
         _validate_pruning_amount_init(amount)
@@ -194,30 +196,24 @@ class RandomUnstructured(BasePruningMethod):
         _validate_pruning_amount(nparams_toprune, tensor_size)
         mask = default_mask.clone()
         if nparams_toprune != 0:
-            prob = _F["rand_like"](t)
-            mask.view(-1)[_topk_indices(prob.view(-1), nparams_toprune, True)] = 0
+            mask.view(-1)[_topk_indices(self._scores(t), nparams_toprune, self._largest)] = 0
         return mask
+
+
+class RandomUnstructured(_UnstructuredByScore):
+    _largest = True
+
+    def _scores(self, t):
+        return _F["rand_like"](t).view(-1)
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        tensor_size = t.nelement()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = default_mask.clone()
-        if nparams_toprune != 0:
-            mask.view(-1)[_topk_indices(t.abs().reshape(-1), nparams_toprune, False)] = 0
-        return mask
+class L1Unstructured(_UnstructuredByScore):
+    def _scores(self, t):
+        return t.abs().reshape(-1)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
