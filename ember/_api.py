@@ -5,7 +5,8 @@ from ._tensor import Tensor
 
 __all__ = ["is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero",
            "numel", "result_type", "set_default_device", "get_default_device",
-           "compile", "is_grad_enabled", "typename", "broadcast_shapes", "chalf", "autocast"]
+           "compile", "is_grad_enabled", "typename", "broadcast_shapes", "chalf", "autocast",
+           "set_num_threads", "get_num_threads"]
 
 chalf = None
 
@@ -92,3 +93,20 @@ def autocast(device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
     """``ember.autocast``: see ``ember.amp.autocast``."""
     from .amp import autocast as _autocast
     return _autocast(device_type, dtype, enabled, cache_enabled)
+
+
+def set_num_threads(n):
+    """Threads for ember's parallel kernels: big BLAS products and the
+    intra-op copies of coarse ops (small products always use one, see
+    ``ember/_blas.py``)."""
+    if int(n) < 1:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n}")
+    from . import _blas
+    from ._ops import _parallel
+    _blas.set_max_threads(n)
+    _parallel.set_num_threads(n)
+
+
+def get_num_threads():
+    from ._ops import _parallel
+    return _parallel.num_threads()

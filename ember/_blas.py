@@ -68,3 +68,9 @@ def gemm_threads(macs):
     if _active and macs >= BIG_MACS:
         return _all_threads()
     return contextlib.nullcontext()
+
+
+def set_max_threads(n):
+    """The thread count big products may use (``ember.set_num_threads``)."""
+    global _max
+    _max = max(1, int(n))
