@@ -78,15 +78,11 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
     Returns the node or None."""
     if not STATE.enabled:
         return None
-    for t in inputs:
-        if isinstance(t, Tensor) and t._requires_grad:
-            break
-    else:
-        return None
-    n = cls() if isinstance(cls, type) else cls
     edges, meta, needs = [], [], []
+    anyrg = False
     for t in inputs:
         if isinstance(t, Tensor) and t._requires_grad:
+            anyrg = True
             fn = t._grad_fn if t._base is None else t.grad_fn
             edges.append((fn, t._output_nr) if fn is not None else (t._accumulator(), 0))
             meta.append((t._data.shape, t._dtype))
@@ -95,6 +91,9 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
             edges.append(_NO_EDGE)
             meta.append(None)
             needs.append(False)
+    if not anyrg:
+        return None
+    n = cls() if isinstance(cls, type) else cls
     n.next_functions = tuple(edges)
     n._meta = meta
     n.needs_input_grad = tuple(needs)
