@@ -435,8 +435,8 @@ try:  # SciPy's CSC kernel ``Y += A @ X``: with one unit entry per column of A i
 except ImportError:  # pragma: no cover
     _csc_matvecs = None
 
-_ROWS_ADD_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64,
-                                                    np.complex128, np.int32, np.int64))
+# Not complex: its kernel multiplies by 1+0j, which turns inf parts into nan.
+_ROWS_ADD_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 
 
 def _add_rows(res, d, rows, s):
@@ -548,7 +548,7 @@ def _pad_to(g, shape):
 def _gather_backward(ctx, g):
     (idx,) = ctx.saved_tensors
     if ctx.rows is not None:  # an expanded row index: the scatter-add is an index_add
-        return index_add(g.new_zeros(ctx.in_shape), ctx.dim, ctx.rows, g), None
+        return _index_add_zeros(ctx.in_shape, ctx.dim, ctx.rows, g), None
     return scatter_add(g.new_zeros(ctx.in_shape), ctx.dim, idx, g), None
 
 
@@ -896,6 +896,19 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     return _into(res, out)
 
 
+def _index_add_zeros(shape, d, index, source):
+    """``source.new_zeros(shape).index_add(d, index, source)`` (same node, so
+    differentiable in ``source``) without copying a zero tensor: the backward
+    of gather along rows and of index_select. ``index`` is in range."""
+    s = source._data
+    res = _compute(xp_of(s).zeros(shape, s.dtype))
+    _add_rows(res, d, index._data.reshape(-1), _compute(s).astype(res.dtype, copy=False))
+    res = wrap(res.astype(s.dtype, copy=False), source._dtype)
+    record(IndexAddBackward0, (None, index, source), res, saved=(index,), dim=d, alpha=1,
+           src_shape=source.shape)
+    return res
+
+
 def _legacy(t):
     from ._core import _legacy_name
     return _legacy_name(t._dtype)
@@ -905,7 +918,7 @@ def _index_select_backward(ctx, g):
     (idx,) = ctx.saved_tensors
     if not ctx.in_shape:
         return g.reshape(()), None
-    return index_add(g.new_zeros(ctx.in_shape), ctx.dim, idx.reshape(-1), g), None
+    return _index_add_zeros(ctx.in_shape, ctx.dim, idx.reshape(-1), g), None
 
 
 IndexSelectBackward0 = node("IndexSelectBackward0", _index_select_backward)
