@@ -166,7 +166,7 @@ LINEAR = [
      (randn(2, 3, 6, 7),)),
     ("Dropout-eval", lambda nn: nn.Dropout(0.3), (randn(4, 5),)),
     ("Sequential-mlp", lambda nn: nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Dropout(0.0),
-                                                nn.Linear(8, 8), nn.LayerNorm(8) if False else
+                                                nn.Linear(8, 8), nn.LayerNorm(8),
                                                 nn.Tanh(), nn.Linear(8, 3), nn.LogSoftmax(-1)),
      (randn(5, 6),)),
 ]
