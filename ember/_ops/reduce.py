@@ -32,6 +32,8 @@ def _rdims(dim, ndim, empty_all=True):
 
 def _expand_back(g, dims, keepdim, shape):
     """Broadcasts a reduced gradient back to the input ``shape``."""
+    if g._data.ndim == 0:  # a full reduction: broadcast the scalar straight back
+        return g.expand(*shape) if shape else g
     if not keepdim and dims:
         # one reshape to the keepdim shape instead of an unsqueeze per dim
         g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(shape)))
@@ -358,10 +360,18 @@ def _extreme(name, fn, argfn, cls_all, cls_dim, input, dim, keepdim, other):
             idx = ie
     else:
         vals = a.copy()
+    return _values_indices_out(name, cls_dim, input, vals, idx, d, keepdim)
+
+
+def _values_indices_out(name, cls, input, vals, idx, d, keepdim):
+    """The (values, indices) named tuple of a reduction of ``input`` along ``d``,
+    recorded with ``cls`` (its backward scatters into ``in_shape`` at the indices)."""
+    xp = xp_of(input._data)
     v = wrap(vals, input._dtype)
     i = wrap(xp.asarray(idx, dtype=np.int64), D.int64)
     if input._requires_grad:
-        record(cls_dim, (input,), (v, i), saved=(i,), dim=d, keepdim=keepdim, in_shape=a.shape)
+        record(cls, (input,), (v, i), saved=(i,), dim=d, keepdim=keepdim,
+               in_shape=input._data.shape)
     return values_indices[name](v, i)
 
 
@@ -457,20 +467,19 @@ _arg("argmax", np.argmax)
 _arg("argmin", np.argmin)
 
 
-@export()
-def all(input, dim=None, keepdim=False):
-    a = input._data
-    dims = _rdims(dim, a.ndim, empty_all=False)
-    r = xp_of(a).all(a, axis=dims, keepdims=keepdim)
-    return wrap(r, D.bool if input._dtype is not D.uint8 else D.uint8)
+def _logical_reduce(name):
+    """``all``/``any``: bool result (uint8 for uint8 input, as PyTorch)."""
+    def f(input, dim=None, keepdim=False):
+        a = input._data
+        dims = _rdims(dim, a.ndim, empty_all=False)
+        r = getattr(xp_of(a), name)(a, axis=dims, keepdims=keepdim)
+        return wrap(r, D.bool if input._dtype is not D.uint8 else D.uint8)
+    f.__name__ = f.__qualname__ = name
+    return export()(f)
 
 
-@export()
-def any(input, dim=None, keepdim=False):
-    a = input._data
-    dims = _rdims(dim, a.ndim, empty_all=False)
-    r = xp_of(a).any(a, axis=dims, keepdims=keepdim)
-    return wrap(r, D.bool if input._dtype is not D.uint8 else D.uint8)
+all = _logical_reduce("all")
+any = _logical_reduce("any")
 
 
 def _logsumexp_backward(ctx, g):
@@ -689,11 +698,7 @@ def _select_along(name, input, dim, keepdim, pick, cls):
         vals = xp.take_along_axis(a, idx, d)
         if not keepdim:
             idx, vals = idx.squeeze(d), vals.squeeze(d)
-    v = wrap(vals, input._dtype)
-    i = wrap(xp.asarray(idx, dtype=np.int64), D.int64)
-    if input._requires_grad:
-        record(cls, (input,), (v, i), saved=(i,), dim=d, keepdim=keepdim, in_shape=a.shape)
-    return values_indices[name](v, i)
+    return _values_indices_out(name, cls, input, vals, idx, d, keepdim)
 
 
 def _median_pos(ignore_nan):

@@ -30,7 +30,8 @@ def _tensors(x):
 
 
 def _make_grads(outputs, grads, is_grads_batched=False):
-    from .._tensor import Tensor
+    from .._backend import xp_of as _xp_of
+    from .._tensor import Tensor, _wrap
     out = []
     grads = (None,) * len(outputs) if grads is None else \
         ((grads,) if isinstance(grads, Tensor) else tuple(grads))
@@ -44,7 +45,8 @@ def _make_grads(outputs, grads, is_grads_batched=False):
             if not (o.dtype.is_floating_point or o.dtype.is_complex):
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "
                                    f"outputs but got {o.dtype}")
-            g = o.new_ones(o.shape)
+            d = o._data
+            g = _wrap(_xp_of(d).ones(d.shape, d.dtype), o.dtype)
         elif not isinstance(g, Tensor):
             g = o.new_full(o.shape, g)
         elif g.shape != o.shape:
