@@ -126,3 +126,14 @@ def test_repr_matches_torch():
     assert repr(ember.zeros(2, dtype=ember.float64)) == repr(torch.zeros(2, dtype=torch.float64))
     x = ember.ones(2, requires_grad=True)
     assert repr(x * 2) == "tensor([2., 2.], grad_fn=<MulBackward0>)"
+
+
+def test_import_stays_light():
+    """`import ember` must not pull heavy optional dependencies (import time)."""
+    import subprocess
+    import sys
+    code = ("import sys, ember; print(','.join(m for m in ('scipy', 'torch', 'matplotlib', "
+            "'sklearn', 'cupy', 'ember.nn', 'ember.linalg') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "", f"import ember also imported: {out}"

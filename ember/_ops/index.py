@@ -429,11 +429,20 @@ def _at(xp, ufunc, out, key, vals):
     getattr(xp, ufunc).at(out, key, vals)
 
 
-try:  # SciPy's CSC kernel ``Y += A @ X``: with one unit entry per column of A it is
-    # ``Y[rows[j]] += X[j]`` for j in order, i.e. ``np.add.at`` over whole rows.
-    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
-except ImportError:  # pragma: no cover
-    _csc_matvecs = None
+_CSC = []   # [csc_matvecs or None], looked up on first use (SciPy is slow to import)
+
+
+def _csc_matvecs_fn():
+    """SciPy's CSC kernel ``Y += A @ X``: with one unit entry per column of A it
+    is ``Y[rows[j]] += X[j]`` for j in order, i.e. ``np.add.at`` over whole rows.
+    None without SciPy."""
+    if not _CSC:
+        try:
+            from scipy.sparse._sparsetools import csc_matvecs
+        except ImportError:  # pragma: no cover
+            csc_matvecs = None
+        _CSC.append(csc_matvecs)
+    return _CSC[0]
 
 # Not complex: its kernel multiplies by 1+0j, which turns inf parts into nan.
 _ROWS_ADD_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
@@ -449,7 +458,7 @@ def _add_rows(res, d, rows, s):
     m = rows.size
     if m == 0 or s.size == 0:
         return
-    if (_csc_matvecs is not None and xp is np and res.dtype in _ROWS_ADD_DTYPES
+    if (xp is np and res.dtype in _ROWS_ADD_DTYPES and _csc_matvecs_fn() is not None
             and s.dtype == res.dtype and res.flags.c_contiguous
             and s.shape[d + 1:] == res.shape[d + 1:] and math.prod(s.shape[:d]) <= 64):
         n = res.shape[d]
@@ -461,7 +470,7 @@ def _add_rows(res, d, rows, s):
         ptr = np.arange(m + 1, dtype=rows.dtype)
         ones = np.ones(m, res.dtype)
         for p in np.ndindex(*s.shape[:d]):
-            _csc_matvecs(n, m, nv, ptr, rows, ones, s[p].reshape(m, nv),
+            _csc_matvecs_fn()(n, m, nv, ptr, rows, ones, s[p].reshape(m, nv),
                          res[p].reshape(n, nv))
         return
     view = [1] * res.ndim
