@@ -13,7 +13,15 @@ THREADS = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("workloads", nargs="*", help=f"any of: {', '.join(WORKLOADS)}")
+    p.add_argument("--memory", action="store_true",
+                   help="peak RSS of training steps, one subprocess per library (bench/_memory.py)")
     args = p.parse_args(argv)
+    if args.memory:
+        from ._memory import DEFAULT_WORKLOADS, run
+        bad = [n for n in args.workloads if n not in WORKLOADS]
+        if bad:
+            p.error(f"unknown workload {bad[0]!r}; choose from {', '.join(WORKLOADS)}")
+        return run(args.workloads or DEFAULT_WORKLOADS)
     import torch
 
     import ember

@@ -40,7 +40,7 @@ import numpy as np
 from . import _dtype as D
 from ._backend import CPU, canonical, device
 from ._storage import _STORAGE_NAMES, STORAGE_TYPES, StorageType, TypedStorage, UntypedStorage
-from ._tensor import Size, Tensor, _wrap
+from ._tensor import Size, Tensor, _contiguous_strides, _wrap
 
 __all__ = ["save", "load", "add_safe_globals", "safe_globals", "get_safe_globals",
            "clear_safe_globals", "save_safetensors", "load_safetensors", "DEFAULT_PROTOCOL"]
@@ -58,14 +58,6 @@ _V3_DTYPES = frozenset(("uint16", "uint32", "uint64"))  # no legacy typed storag
 
 def _ptr(a):
     return a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
-
-
-def _contiguous_strides(shape):
-    st, acc = [], 1
-    for n in reversed(shape):
-        st.append(acc)
-        acc *= max(n, 1)
-    return tuple(reversed(st))
 
 
 def _layout(t):
@@ -750,7 +742,21 @@ def _compat_name(module, name, proto):
     return module, name
 
 
-class _WeightsUnpickler(pickle._Unpickler):
+class _PersistentIds:
+    """Unpickler mixin: persistent ids are resolved by the ``persistent_load``
+    callable given to ``__init__`` (none expected without one)."""
+
+    def __init__(self, file, persistent_load=None, **kwargs):
+        super().__init__(file, **kwargs)
+        self._pl = persistent_load
+
+    def persistent_load(self, pid):
+        if self._pl is None:
+            raise pickle.UnpicklingError("unexpected persistent id in this pickle")
+        return self._pl(pid)
+
+
+class _WeightsUnpickler(_PersistentIds, pickle._Unpickler):
     """The allowlist unpickler (pure Python, so every opcode that could call or
     mutate something is checked): globals only from the allowlist, REDUCE only on
     allowed callables, NEWOBJ only on allowed classes, BUILD only on OrderedDict,
@@ -759,13 +765,7 @@ class _WeightsUnpickler(pickle._Unpickler):
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, persistent_load=None, encoding="utf-8"):
-        super().__init__(file, encoding=encoding)
-        self._pl = persistent_load
-
-    def persistent_load(self, pid):
-        if self._pl is None:
-            raise pickle.UnpicklingError("unexpected persistent id in this pickle")
-        return self._pl(pid)
+        super().__init__(file, persistent_load, encoding=encoding)
 
     def find_class(self, module, name):
         module, name = _compat_name(module, name, self.proto)
@@ -835,25 +835,25 @@ class _WeightsUnpickler(pickle._Unpickler):
         if not isinstance(obj, kinds):
             raise pickle.UnpicklingError(f"{what} on {type(obj).__name__} is not allowed")
 
-    def load_append(self):
-        self._container(list, self.stack[-2], "APPEND")
-        super().load_append()
+    def _guarded(kinds, what, target, base):
+        """Opcode handler ``base`` run only when ``target(self)`` (the object it would
+        change) is one of ``kinds``."""
+        def load(self):
+            self._container(kinds, target(self), what)
+            base(self)
+        return load
 
-    def load_appends(self):
-        self._container(list, self.metastack[-1][-1], "APPENDS")
-        super().load_appends()
+    def _marked(self):   # the container below the MARK (APPENDS/SETITEMS/ADDITEMS)
+        return self.metastack[-1][-1]
 
-    def load_setitem(self):
-        self._container(dict, self.stack[-3], "SETITEM")
-        super().load_setitem()
-
-    def load_setitems(self):
-        self._container(dict, self.metastack[-1][-1], "SETITEMS")
-        super().load_setitems()
-
-    def load_additems(self):
-        self._container(set, self.metastack[-1][-1], "ADDITEMS")
-        super().load_additems()
+    load_append = _guarded(list, "APPEND", lambda u: u.stack[-2],
+                           pickle._Unpickler.load_append)
+    load_appends = _guarded(list, "APPENDS", _marked, pickle._Unpickler.load_appends)
+    load_setitem = _guarded(dict, "SETITEM", lambda u: u.stack[-3],
+                            pickle._Unpickler.load_setitem)
+    load_setitems = _guarded(dict, "SETITEMS", _marked, pickle._Unpickler.load_setitems)
+    load_additems = _guarded(set, "ADDITEMS", _marked, pickle._Unpickler.load_additems)
+    del _guarded, _marked
 
     dispatch[pickle.REDUCE[0]] = load_reduce
     dispatch[pickle.NEWOBJ[0]] = load_newobj
@@ -869,17 +869,8 @@ class _WeightsUnpickler(pickle._Unpickler):
     del _op
 
 
-class _FullUnpickler(pickle.Unpickler):
+class _FullUnpickler(_PersistentIds, pickle.Unpickler):
     """``weights_only=False``: anything, with ``torch.*`` globals mapped to ember."""
-
-    def __init__(self, file, persistent_load=None, **kwargs):
-        super().__init__(file, **kwargs)
-        self._pl = persistent_load
-
-    def persistent_load(self, pid):
-        if self._pl is None:
-            raise pickle.UnpicklingError("unexpected persistent id in this pickle")
-        return self._pl(pid)
 
     def find_class(self, module, name):
         obj = _lookup_safe(f"{module}.{name}")

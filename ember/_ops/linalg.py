@@ -350,6 +350,14 @@ def _solve_backward(ctx, g):
 LinalgSolveExBackward0 = node("LinalgSolveExBackward0", _solve_backward)
 
 
+def _incompatible_shapes(name, a, b_shape, equation="AX = B"):
+    """The error for an ``A`` (array ``a``) and ``B`` (trailing dims ``b_shape``) that do not
+    fit ``equation``."""
+    return RuntimeError(f"{name}: Incompatible shapes of A and B for the equation {equation} "
+                        f"({a.shape[-2]}x{a.shape[-1]} and "
+                        f"{'x'.join(str(s) for s in b_shape)})")
+
+
 def _solve_ex(A, B, left, check_errors, name):
     _check(A, name)
     if not isinstance(B, Tensor):
@@ -366,9 +374,7 @@ def _solve_ex(A, B, left, check_errors, name):
     a, b = A._data, B._data
     n = a.shape[-1]
     if (b.shape[-1] if vec else b.shape[-2]) != n:
-        raise RuntimeError(f"{name}: Incompatible shapes of A and B for the equation AX = B "
-                           f"({a.shape[-2]}x{n} and "
-                           f"{'x'.join(str(s) for s in b.shape[-2:]) if not vec else b.shape[-1]})")
+        raise _incompatible_shapes(name, a, b.shape[-1:] if vec else b.shape[-2:])
     xp = _xp(a)
     bm = b[..., None] if vec else b
     try:
@@ -454,9 +460,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     a, b = A._data, B._data
     n = a.shape[-1]
     if (b.shape[-2] if left else b.shape[-1]) != n:
-        raise RuntimeError(f"{name}: Incompatible shapes of A and B for the equation "
-                           f"{'AX = B' if left else 'XA = B'} ({a.shape[-2]}x{n} and "
-                           f"{b.shape[-2]}x{b.shape[-1]})")
+        raise _incompatible_shapes(name, a, b.shape[-2:], "AX = B" if left else "XA = B")
     if left:
         x = _trsm(a, b, upper, unitriangular)
     else:  # X A = B  <=>  A^T X^T = B^T

@@ -13,6 +13,7 @@ from .. import _dtype as D
 from .._backend import canonical, to_device
 from .._tensor import Tensor, _wrap
 from ._core import FUNCTIONS, METHODS, export, shape_arg, write_into
+from .creation import _finish as _out  # array -> tensor on device, requires_grad set
 
 
 class Generator:
@@ -98,16 +99,6 @@ def get_rng_state():
 @export(method=False)
 def set_rng_state(new_state):
     default_generator.set_state(new_state)
-
-
-def _out(arr, dtype, device, requires_grad):
-    dev = canonical(device)
-    if dev.type != "cpu":
-        arr = to_device(arr, dev)
-    t = _wrap(arr, dtype)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
 
 
 def _float_dt(dtype):

@@ -1,4 +1,5 @@
 """ember.nn: modules, parameters, functional API, init and utilities."""
-from . import functional, init, modules, utils
+from . import attention, functional, init, modules, utils
+from .functional import grad
 from .modules import *  # noqa: F403
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter

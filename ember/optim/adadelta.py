@@ -7,10 +7,10 @@ from .optimizer import (
     _arrays,
     _bump_step,
     _check_lr,
+    _check_nonneg,
     _effective_grad,
+    _init_state,
     _setdefaults,
-    _state_like,
-    _step_tensor,
 )
 
 __all__ = ["Adadelta"]
@@ -22,10 +22,7 @@ class Adadelta(_ArrayOptimizer):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(epsilon=eps, weight_decay=weight_decay)
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
                     "differentiable": differentiable}
@@ -40,9 +37,7 @@ class Adadelta(_ArrayOptimizer):
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["square_avg"] = _state_like(p)
-                state["acc_delta"] = _state_like(p)
+                _init_state(state, p, "square_avg", "acc_delta")
             _bump_step(state)
             a, g, sq, acc = _arrays(p, state, "square_avg", "acc_delta")
             g = _effective_grad(self, a, g, group["maximize"], group["weight_decay"])

@@ -9,6 +9,7 @@ from .optimizer import (
     _bump_step,
     _check_fused,
     _check_lr,
+    _check_nonneg,
     _effective_grad,
     _lerp_,
     _setdefaults,
@@ -35,11 +36,9 @@ class Adam(_ArrayOptimizer):
             raise ValueError("lr as a Tensor is not supported for capturable=False and "
                              "foreach=True")
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonneg(epsilon=eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(weight_decay=weight_decay)
         if not ((isinstance(betas[0], float) and isinstance(betas[1], float)) or
                 (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))):
             raise ValueError("betas must be either both floats or both Tensors")

@@ -7,11 +7,11 @@ from .optimizer import (
     _arrays,
     _bump_step,
     _check_lr,
+    _check_nonneg,
     _effective_grad,
+    _init_state,
     _lerp_,
     _setdefaults,
-    _state_like,
-    _step_tensor,
 )
 
 __all__ = ["Adamax"]
@@ -21,11 +21,9 @@ class Adamax(_ArrayOptimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonneg(epsilon=eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(weight_decay=weight_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
                     "capturable": capturable}
@@ -41,9 +39,7 @@ class Adamax(_ArrayOptimizer):
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["exp_avg"] = _state_like(p)
-                state["exp_inf"] = _state_like(p)
+                _init_state(state, p, "exp_avg", "exp_inf")
             step = _bump_step(state)
             a, g, m, u = _arrays(p, state, "exp_avg", "exp_inf")
             g = _effective_grad(self, a, g, group["maximize"], group["weight_decay"])

@@ -6,10 +6,10 @@ from .optimizer import (
     _arrays,
     _bump_step,
     _check_lr,
+    _check_nonneg,
     _effective_grad,
+    _init_state,
     _setdefaults,
-    _state_like,
-    _step_tensor,
     _to_scalar,
 )
 
@@ -20,8 +20,7 @@ class ASGD(_ArrayOptimizer):
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(weight_decay=weight_decay)
         defaults = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0,
                     "weight_decay": weight_decay, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
@@ -36,10 +35,7 @@ class ASGD(_ArrayOptimizer):
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["eta"] = _step_tensor(float(_to_scalar(group["lr"])))
-                state["mu"] = _step_tensor(1.0)
-                state["ax"] = _state_like(p)
+                _init_state(state, p, "ax", eta=float(_to_scalar(group["lr"])), mu=1.0)
             step = _bump_step(state)
             a, g, ax = _arrays(p, state, "ax")
             g = _effective_grad(self, a, g, group["maximize"], group["weight_decay"])

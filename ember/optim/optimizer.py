@@ -440,6 +440,16 @@ def _step_tensor(value=0.0, is_fused=None):
     return _wrap(np.asarray(value, dtype=dt.np), dt)
 
 
+def _init_state(state, p, *buffers, **scalars):
+    """Fills a parameter's empty ``state`` in PyTorch's key order: ``step``, then the
+    0-dim ``scalars`` (name=value), then the zero ``buffers`` shaped like ``p``."""
+    state["step"] = _step_tensor()
+    for k, v in scalars.items():
+        state[k] = _step_tensor(v)
+    for k in buffers:
+        state[k] = _state_like(p)
+
+
 def _bump_step(state):
     """``state['step'] += 1``; returns the new step as a Python float."""
     t = state["step"]
@@ -492,6 +502,14 @@ def _check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_nonneg(**values):
+    """PyTorch's ``ValueError("Invalid <name> value: <v>")`` for the first of ``values``
+    (name=value, in order) that is not ``>= 0``."""
+    for name, v in values.items():
+        if not 0.0 <= v:
+            raise ValueError(f"Invalid {name} value: {v}")
 
 
 def _check_fused(fused, foreach, differentiable):

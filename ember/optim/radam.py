@@ -8,11 +8,11 @@ from .optimizer import (
     _arrays,
     _bump_step,
     _check_lr,
+    _check_nonneg,
     _effective_grad,
+    _init_state,
     _lerp_,
     _setdefaults,
-    _state_like,
-    _step_tensor,
 )
 
 __all__ = ["RAdam"]
@@ -23,11 +23,9 @@ class RAdam(_ArrayOptimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonneg(epsilon=eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(weight_decay=weight_decay)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
                     "decoupled_weight_decay": decoupled_weight_decay,
@@ -46,9 +44,7 @@ class RAdam(_ArrayOptimizer):
         for p in params:
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["exp_avg"] = _state_like(p)
-                state["exp_avg_sq"] = _state_like(p)
+                _init_state(state, p, "exp_avg", "exp_avg_sq")
             step = _bump_step(state)
             a, g, m, v = _arrays(p, state, "exp_avg", "exp_avg_sq")
             if wd != 0 and decoupled:

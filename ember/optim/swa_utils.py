@@ -33,11 +33,15 @@ def _lerp_all_(dst, src, weight):
         d._version[0] += 1
 
 
-def get_ema_multi_avg_fn(decay=0.999):
-    """An exponential moving average over lists of tensors, for ``multi_avg_fn``."""
+def _check_decay(decay):
     if decay < 0.0 or decay > 1.0:
         raise ValueError(f"Invalid decay value {decay} provided. Please provide a value in "
                          "[0,1] range.")
+
+
+def get_ema_multi_avg_fn(decay=0.999):
+    """An exponential moving average over lists of tensors, for ``multi_avg_fn``."""
+    _check_decay(decay)
 
     def ema_update(ema_param_list, current_param_list, _):
         with no_grad():
@@ -67,9 +71,7 @@ def get_swa_multi_avg_fn():
 
 def get_ema_avg_fn(decay=0.999):
     """An exponential moving average of one tensor, for ``avg_fn``."""
-    if decay < 0.0 or decay > 1.0:
-        raise ValueError(f"Invalid decay value {decay} provided. Please provide a value in "
-                         "[0,1] range.")
+    _check_decay(decay)
 
     def ema_update(ema_param, current_param, num_averaged):
         with no_grad():

@@ -292,28 +292,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          "requires a 4-D tensor as input")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
-    def per_dim(value, convert, mismatch_message):
+    def per_dim(value, convert, name, got, fmt):
         if not isinstance(value, (list, tuple)):
             return [convert(value)] * dim
         if len(value) != dim:
-            raise ValueError(mismatch_message())
+            raise ValueError(f"Input and {name} must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of "
+                             f"{list(input.shape[2:])} and {got}. Please provide input tensor "
+                             f"in (N, C, d1, d2, ...,dK) format and {fmt} format.")
         return [convert(v) for v in value]
 
     if size is not None:
-        out_size = per_dim(size, int, lambda: (
-            f"Input and output must have the same number of spatial "
-            f"dimensions, but got input with spatial dimensions of "
-            f"{list(input.shape[2:])} and output size of {size}. Please "
-            f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
-            f"output size in (o1, o2, ...,oK) format."))
+        out_size = per_dim(size, int, "output", f"output size of {size}",
+                           "output size in (o1, o2, ...,oK)")
         scales = [None] * dim
     elif scale_factor is not None:
-        scales = per_dim(scale_factor, float, lambda: (
-            f"Input and scale_factor must have the same number of spatial "
-            f"dimensions, but got input with spatial dimensions of "
-            f"{list(input.shape[2:])} and scale_factor of shape "
-            f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, "
-            f"...,dK) format and scale_factor in (s1, s2, ...,sK) format."))
+        scales = per_dim(scale_factor, float, "scale_factor",
+                         f"scale_factor of shape {scale_factor}",
+                         "scale_factor in (s1, s2, ...,sK)")
         out_size = [int(math.floor(float(input.shape[i + 2]) * scales[i])) for i in range(dim)]
         if recompute_scale_factor:
             scales = [None] * dim
@@ -410,6 +406,17 @@ def _gather_taps(flat, idx_list, sizes, valid):
     return v
 
 
+def _default_align_corners(align_corners):
+    """grid_sample/affine_grid: ``align_corners=None`` warns (at their caller) and means False."""
+    if align_corners is None:
+        warnings.warn("Default grid_sample and affine_grid behavior has changed to "
+                      "align_corners=False since 1.3.0. Please specify align_corners=True if the "
+                      "old behavior is desired. See the documentation of grid_sample for "
+                      "details.", stacklevel=3)
+        return False
+    return align_corners
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
@@ -417,12 +424,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
-    if align_corners is None:
-        warnings.warn("Default grid_sample and affine_grid behavior has changed to "
-                      "align_corners=False since 1.3.0. Please specify align_corners=True if the "
-                      "old behavior is desired. See the documentation of grid_sample for "
-                      "details.", stacklevel=2)
-        align_corners = False
+    align_corners = _default_align_corners(align_corners)
     nd = input.dim() - 2
     if nd not in (2, 3) or grid.dim() != input.dim() or grid.shape[-1] != nd or \
             grid.shape[0] != input.shape[0]:
@@ -502,12 +504,7 @@ def _source_coord_int(i, size, padding_mode, align_corners):
 
 
 def affine_grid(theta, size, align_corners=None):
-    if align_corners is None:
-        warnings.warn("Default grid_sample and affine_grid behavior has changed to "
-                      "align_corners=False since 1.3.0. Please specify align_corners=True if the "
-                      "old behavior is desired. See the documentation of grid_sample for "
-                      "details.", stacklevel=2)
-        align_corners = False
+    align_corners = _default_align_corners(align_corners)
     if not theta.is_floating_point():
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     size = list(size)

@@ -37,6 +37,19 @@ def _abs_string_index(self, idx):
     return str(idx)
 
 
+def _update_from_pairs(self, pairs, name):
+    """``update`` of ModuleDict/ParameterDict (``name``) from a sequence of (key, value)
+    pairs."""
+    for j, kv in enumerate(pairs):
+        if not isinstance(kv, container_abcs.Iterable):
+            raise TypeError(f"{name} update sequence element #{j} should be Iterable; is"
+                            + type(kv).__name__)
+        if not len(kv) == 2:
+            raise ValueError(f"{name} update sequence element #{j} has length {len(kv)}; 2 is "
+                             "required")
+        self[kv[0]] = kv[1]
+
+
 class Sequential(Module):
     def __init__(self, *args):
         super().__init__()
@@ -295,14 +308,7 @@ class ModuleDict(Module):
             for key, module in modules.items():
                 self[key] = module
         else:
-            for j, m in enumerate(modules):
-                if not isinstance(m, container_abcs.Iterable):
-                    raise TypeError("ModuleDict update sequence element #" + str(j) +
-                                    " should be Iterable; is" + type(m).__name__)
-                if not len(m) == 2:
-                    raise ValueError("ModuleDict update sequence element #" + str(j) +
-                                     " has length " + str(len(m)) + "; 2 is required")
-                self[m[0]] = m[1]
+            _update_from_pairs(self, modules, "ModuleDict")
 
 
 def _param_line(k, p, type_str):
@@ -460,14 +466,7 @@ class ParameterDict(Module):
             for key, parameter in sorted(parameters.items()):
                 self[key] = parameter
         else:
-            for j, p in enumerate(parameters):
-                if not isinstance(p, container_abcs.Iterable):
-                    raise TypeError("ParameterDict update sequence element #" + str(j) +
-                                    " should be Iterable; is" + type(p).__name__)
-                if not len(p) == 2:
-                    raise ValueError("ParameterDict update sequence element #" + str(j) +
-                                     " has length " + str(len(p)) + "; 2 is required")
-                self[p[0]] = p[1]
+            _update_from_pairs(self, parameters, "ParameterDict")
 
     def extra_repr(self):
         return "\n".join(_param_line(k, p, _typename) for k, p in self.items())

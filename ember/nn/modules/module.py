@@ -188,6 +188,16 @@ def register_module_full_backward_hook(hook):
     return _register_global(_global_backward_hooks, hook)
 
 
+def _run_registration_hooks(hooks, module, name, value):
+    """``value`` as the global registration ``hooks`` replace it (a hook returning None keeps
+    it)."""
+    for hook in hooks.values():
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
+
+
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" '
                               f"function")
@@ -283,11 +293,8 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(torch Tensor or None required)")
-        for hook in _global_buffer_registration_hooks.values():
-            output = hook(self, name, tensor)
-            if output is not None:
-                tensor = output
-        self._buffers[name] = tensor
+        self._buffers[name] = _run_registration_hooks(_global_buffer_registration_hooks,
+                                                      self, name, tensor)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -306,11 +313,8 @@ class Module:
                 f"created explicitly. To express '{name}' as a function of another Tensor, "
                 "compute the value in the forward() method.")
         else:
-            for hook in _global_parameter_registration_hooks.values():
-                output = hook(self, name, param)
-                if output is not None:
-                    param = output
-            self._parameters[name] = param
+            self._parameters[name] = _run_registration_hooks(
+                _global_parameter_registration_hooks, self, name, param)
 
     def add_module(self, name, module):
         if not isinstance(module, Module) and module is not None:
@@ -323,11 +327,8 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         elif name == "":
             raise KeyError('module name can\'t be empty string ""')
-        for hook in _global_module_registration_hooks.values():
-            output = hook(self, name, module)
-            if output is not None:
-                module = output
-        self._modules[name] = module
+        self._modules[name] = _run_registration_hooks(_global_module_registration_hooks,
+                                                      self, name, module)
 
     def register_module(self, name, module):
         self.add_module(name, module)
@@ -600,31 +601,26 @@ class Module:
         try:
             return inner()
         except Exception:
-            for hook_id, hook in _global_forward_hooks.items():
-                if hook_id in _global_forward_hooks_always_called and \
-                        hook_id not in called_always_called_hooks:
-                    try:
-                        r = hook(self, args, result)
-                        if r is not None:
-                            result = r
-                    except Exception as e:
-                        warnings.warn("global module forward hook with ``always_call=True`` "
-                                      "raised an exception that was silenced as another error "
-                                      f"was raised in forward: {e}", stacklevel=2)
-            for hook_id, hook in self._forward_hooks.items():
-                if hook_id in self._forward_hooks_always_called and \
-                        hook_id not in called_always_called_hooks:
-                    try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            r = hook(self, args, kwargs, result)
-                        else:
-                            r = hook(self, args, result)
-                        if r is not None:
-                            result = r
-                    except Exception as e:
-                        warnings.warn("module forward hook with ``always_call=True`` raised an "
-                                      "exception that was silenced as another error was raised "
-                                      f"in forward: {e}", stacklevel=2)
+            # (hooks, their always-called ids, their with-kwargs ids, name in the warning);
+            # global hooks are always called without kwargs.
+            for hooks, always_called, with_kwargs, what in (
+                    (_global_forward_hooks, _global_forward_hooks_always_called, (),
+                     "global module forward hook"),
+                    (self._forward_hooks, self._forward_hooks_always_called,
+                     self._forward_hooks_with_kwargs, "module forward hook")):
+                for hook_id, hook in hooks.items():
+                    if hook_id in always_called and hook_id not in called_always_called_hooks:
+                        try:
+                            if hook_id in with_kwargs:
+                                r = hook(self, args, kwargs, result)
+                            else:
+                                r = hook(self, args, result)
+                            if r is not None:
+                                result = r
+                        except Exception as e:
+                            warnings.warn(f"{what} with ``always_call=True`` raised an exception "
+                                          "that was silenced as another error was raised in "
+                                          f"forward: {e}", stacklevel=2)
             raise
 
     def _wrapped_call_impl(self, *args, **kwargs):

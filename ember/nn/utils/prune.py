@@ -227,7 +227,8 @@ def _structured_mask(t, dim, keep):
     return mask
 
 
-class RandomStructured(BasePruningMethod):
+class _StructuredByScore(BasePruningMethod):
+    """Keeps the slices along ``dim`` with the highest ``_scores(t)`` (one per slice)."""
     PRUNING_TYPE = "structured"
 
     def __init__(self, amount, dim=-1):
@@ -244,37 +245,27 @@ class RandomStructured(BasePruningMethod):
         _validate_pruning_amount(nparams_toprune, tensor_size)
         if nparams_toprune == 0:
             return default_mask
-        prob = _F["rand"](tensor_size)
-        keep = _topk_indices(prob, nparams_tokeep, True)
+        keep = _topk_indices(self._scores(t), nparams_tokeep, True)
         return _structured_mask(t, self.dim, keep) * default_mask.to(dtype=t.dtype)
+
+
+class RandomStructured(_StructuredByScore):
+    def _scores(self, t):
+        return _F["rand"](t.shape[self.dim])
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
-    PRUNING_TYPE = "structured"
-
+class LnStructured(_StructuredByScore):
     def __init__(self, amount, n, dim=-1):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
+        super().__init__(amount, dim)
         self.n = n
-        self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        tensor_size = t.shape[self.dim]
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        nparams_tokeep = tensor_size - nparams_toprune
-        _validate_pruning_amount(nparams_toprune, tensor_size)
+    def _scores(self, t):
         d = self.dim % t.dim()
-        norm = pnorm(t, self.n, tuple(i for i in range(t.dim()) if i != d))
-        if nparams_toprune == 0:
-            return default_mask
-        keep = _topk_indices(norm, nparams_tokeep, True)
-        return _structured_mask(t, self.dim, keep) * default_mask.to(dtype=t.dtype)
+        return pnorm(t, self.n, tuple(i for i in range(t.dim()) if i != d))
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
