@@ -14,7 +14,7 @@ import contextlib
 import glob
 import os
 
-BIG_MACS = 1 << 26   # ~ a 256x512x512 product
+BIG_MACS = 1 << 28   # ~ a 512x512x1024 product
 
 _set = None          # callable(n) or None when no controllable BLAS was found
 _max = 1

@@ -1,7 +1,9 @@
 """Recurrent layers as coarse ops: one op per layer and direction runs the
 whole time loop on arrays, with the input projection of all timesteps as one
 GEMM, and its backward through time is hand-written on arrays (one GEMM each
-for the input, input-weight and hidden-weight gradients after the loop).
+for the input, input-weight and hidden-weight gradients after the loop; for
+LSTM, which has the biggest ones, a helper thread computes them chunk by chunk
+of finished steps while the loop runs).
 
 ``rnn_layer`` is the kernel; ``rnn`` stacks layers and directions (dropout
 between layers, as PyTorch); ``lstm``/``gru``/``rnn_tanh``/``rnn_relu`` and the
@@ -17,6 +19,7 @@ the halving folded into (copies of) the weights, so each step is one GEMM and
 one ``tanh`` over all gates. Double backward (``create_graph=True``) recomputes
 the layer with fine-grained ember ops and differentiates that graph.
 """
+import os
 import weakref
 
 import numpy as np
@@ -26,6 +29,7 @@ from .._backend import xp_of
 from .._blas import gemm_threads
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
+from . import _parallel
 from ._core import FUNCTIONS, export, node, record, wrap
 
 _LOW = (D.float16, D.bfloat16)
@@ -92,6 +96,44 @@ def _give(*arrays):
                 _pool_size[0] -= b.nbytes
 
 
+# A helper thread overlaps the LSTM's big GEMMs with its time loops: the input
+# projection of the later steps with the first forward steps, and the
+# weight-gradient GEMMs of the steps already processed with the rest of the
+# backward loop (each product single-threaded, so a busy core costs waiting,
+# never spinning). Used when ember may use more than one thread
+# (``ember.set_num_threads``).
+_worker = None
+
+
+def _helper():
+    global _worker
+    if _parallel.num_threads() < 2:
+        return None
+    if _worker is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _worker = ThreadPoolExecutor(1, thread_name_prefix="ember-rnn")
+    return _worker
+
+
+def _after_fork():
+    global _worker
+    _worker = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _row_range(idx, b):
+    """Rows of the flattened ``(N, F)`` data that step ``idx`` covers, or None."""
+    if len(idx) != 1:
+        return None                                  # batch-first: strided rows
+    k = idx[0]
+    if isinstance(k, slice):
+        return k.start, k.stop
+    return k * b, (k + 1) * b
+
+
 def _perm_lstm(h):
     """Row order i, f, o, g (sigmoid gates first) from PyTorch's i, f, g, o."""
     return np.concatenate([np.arange(2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
@@ -144,9 +186,21 @@ def _stack_prev(xp, arr, init, steps):
     return hp
 
 
+# BLAS threads: OpenBLAS's helper threads keep spinning for a while after a
+# threaded product (~0.1 s), competing with the rest of the training step (and
+# with anything else on a busy machine); products of a few ms do not win that
+# back, so this op threads only huge ones (and overlaps the LSTM weight
+# gradients on a helper thread instead, see ``_Overlap``).
+_HUGE = 1 << 30
+
+
+def _gemm_threads(macs):
+    return gemm_threads(macs if macs >= _HUGE else 0)
+
+
 def _big(a, b):
-    """``a @ b`` for the after-the-loop GEMMs (all BLAS threads when big)."""
-    with gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
+    """``a @ b`` for the after-the-loop GEMMs (all BLAS threads when huge)."""
+    with _gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
         return a @ b
 
 
@@ -155,7 +209,7 @@ def _in_proj(xp, x, w, b, pooled=True):
     g = _take(xp, shape, x.dtype) if pooled else xp.empty(shape, x.dtype)
     g2 = g.reshape(-1, w.shape[0])
     x2 = x.reshape(-1, x.shape[-1])
-    with gemm_threads(x2.size * w.shape[0]):
+    with _gemm_threads(x2.size * w.shape[0]):
         xp.matmul(x2, w.T, out=g2)
     if b is not None:
         g2 += b
@@ -168,13 +222,43 @@ def _in_proj(xp, x, w, b, pooled=True):
 # tanh values stay in the gate array ``t`` and the sigmoids go to ``s``.
 # ---------------------------------------------------------------------------
 
+def _lstm_in_proj(xp, x, w, b, steps):
+    """``_in_proj`` with the rows of the later steps left to the helper thread:
+    returns the gates and (first step not yet projected, wait function) or None."""
+    n = len(steps)
+    k0 = n // 4
+    pool = _helper() if xp is np and n >= 8 else None
+    rng = [_row_range(*st) for st in steps] if pool is not None else None
+    if pool is None or rng[0] is None:
+        return _in_proj(xp, x, w, b), None
+    g = _take(xp, x.shape[:-1] + (w.shape[0],), x.dtype)
+    g2, x2 = g.reshape(-1, w.shape[0]), x.reshape(-1, x.shape[-1])
+    lo, hi = min(r[0] for r in rng[:k0]), max(r[1] for r in rng[:k0])
+    later = (hi, x2.shape[0]) if lo == 0 else (0, lo)
+
+    def part(a, z):
+        xp.matmul(x2[a:z], w.T, out=g2[a:z])
+        if b is not None:
+            g2[a:z] += b
+    f = pool.submit(part, *later)
+    part(lo, hi)
+
+    def wait():
+        if f.cancel():                 # the helper has not started: do it here
+            part(*later)
+        else:
+            f.result()
+    return g, (k0, wait)
+
+
 def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     hs = w_hh.shape[0] // 4
     s3 = 3 * hs
     perm = _perm_lstm(hs)
     half = _scale(xp, s3, 4 * hs, x.dtype, 0.5)
     wih_p, whh_p = w_ih[perm], w_hh[perm]
-    t = _in_proj(xp, x, wih_p * half, b[perm] * half[:, 0] if b is not None else None)
+    t, rest = _lstm_in_proj(xp, x, wih_p * half, b[perm] * half[:, 0] if b is not None else None,
+                            steps)
     whh_sT = (whh_p * half).T
     lead = x.shape[:-1]
     out = xp.empty(lead + (h0.shape[-1],), x.dtype)
@@ -183,9 +267,13 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     s = _take(xp, lead + (s3,), x.dtype)
     hf = _take(xp, lead + (hs,), x.dtype) if w_hr is not None else None
     whr_T = w_hr.T if w_hr is not None else None
-    for (idx, bs), prev in zip(steps, _prevs(steps)):
+    h0_zero = not h0.any()                 # the first step's recurrent product is 0
+    for k, ((idx, bs), prev) in enumerate(zip(steps, _prevs(steps))):
+        if rest is not None and k == rest[0]:
+            rest[1]()
         a = t[idx]
-        a += _prev_state(xp, out, h0, prev, bs) @ whh_sT
+        if prev[0] is not None or not h0_zero:
+            a += _prev_state(xp, out, h0, prev, bs) @ whh_sT
         xp.tanh(a, out=a)
         st = s[idx]
         xp.multiply(a[:, :s3], 0.5, out=st)
@@ -260,15 +348,16 @@ def _rnn_fwd(xp, x, h0, w_ih, w_hh, b, steps, relu):
 # gradients are single GEMMs after the loop.
 # ---------------------------------------------------------------------------
 
-def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps):
+def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, need_h0=True, over=None):
     t, s, c, tcs = sv["t"], sv["s"], sv["c"], sv["tc"]
     hs = c.shape[-1]
     s3 = 3 * hs
-    z_all = _take(xp, t.shape, t.dtype)
+    z_all = over.z if over is not None else _take(xp, t.shape, t.dtype)
     dhp = _take(xp, t.shape[:-1] + (dh.shape[-1],), t.dtype) if w_hr is not None else None
     whh_q = sv["whh_p"] * _scale(xp, s3, 4 * hs, t.dtype, 0.25)
     prevs = _prevs(steps)
-    for (idx, bs), prev in zip(reversed(steps), reversed(prevs)):
+    last = len(steps) - 1
+    for k, ((idx, bs), prev) in enumerate(zip(reversed(steps), reversed(prevs))):
         d = dh[:bs]
         if dout is not None:
             d += dout[idx]
@@ -289,7 +378,10 @@ def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps):
         der = a * a
         xp.subtract(1, der, out=der)
         z *= der
-        xp.matmul(z, whh_q, out=dh[:bs])
+        if k < last or need_h0:                # the last product only feeds h0's gradient
+            xp.matmul(z, whh_q, out=dh[:bs])
+        if over is not None:
+            over.flush(idx, bs, k == last)
     return z_all, dhp
 
 
@@ -342,6 +434,75 @@ def _rnn_bwd(xp, a_all, dout, dh, w_hh, steps, relu):
     return z_all
 
 
+class _Overlap:
+    """The input, input-weight, hidden-weight and bias gradients of an LSTM
+    layer, accumulated on the helper thread chunk by chunk of finished steps."""
+
+    def __init__(self, pool, z, x2, hp, wih, need, chunk):
+        self.pool, self.z, self.x2, self.hp, self.wih = pool, z, x2, hp, wih
+        z2 = self.z2 = z.reshape(-1, z.shape[-1])
+        self.need, self.chunk = need, chunk
+        self.lo = self.hi = None
+        self.n = 0
+        self.futs = []
+        self.gx = np.empty((z2.shape[0], wih.shape[1]), z2.dtype) if need[0] else None
+        self.gw = [None, None, None]     # input weight, hidden weight, bias
+
+    def flush(self, idx, bs, last):
+        lo, hi = _row_range(idx, bs)
+        self.lo = lo if self.lo is None else min(self.lo, lo)
+        self.hi = hi if self.hi is None else max(self.hi, hi)
+        self.n += 1
+        if last:            # the main thread does the last chunk while the helper finishes
+            self.tail = [None, None, None]
+            self._job(self.lo, self.hi, self.tail)
+        elif self.n >= self.chunk:
+            self.futs.append(self.pool.submit(self._job, self.lo, self.hi, self.gw))
+            self.lo = self.hi = None
+            self.n = 0
+
+    def _job(self, lo, hi, acc):
+        zr, need = self.z2[lo:hi], self.need
+        if need[0]:
+            np.matmul(zr, self.wih, out=self.gx[lo:hi])
+        parts = ((0, need[3], self.x2), (1, need[4], self.hp), (2, need[5] or need[6], None))
+        for k, go, b in parts:
+            if go:
+                a = zr.sum(0) if b is None else zr.T @ b[lo:hi]
+                if acc[k] is None:
+                    acc[k] = a
+                else:
+                    acc[k] += a
+
+    def result(self):
+        for f in self.futs:
+            f.result()
+        for k, a in enumerate(self.tail):       # summed in a fixed order: deterministic
+            if a is not None:
+                if self.gw[k] is None:
+                    self.gw[k] = a
+                else:
+                    self.gw[k] += a
+        _give(self.hp.base if self.hp is not None else None)
+        return (self.gx,) + tuple(self.gw)
+
+
+def _lstm_overlap(xp, sv, x, out, h0, steps, need, wih):
+    """An ``_Overlap`` when the helper thread applies (NumPy data whose steps
+    are contiguous row blocks), else None."""
+    if xp is not np or _row_range(*steps[0]) is None:
+        return None
+    pool = _helper()
+    if pool is None:
+        return None
+    t = sv["t"]
+    hp = _stack_prev(xp, out, h0, steps) if need[4] else None
+    hp2 = hp.reshape(-1, hp.shape[-1]) if hp is not None else None
+    chunk = max(1, 128 // max(1, steps[0][1]))
+    return _Overlap(pool, _take(xp, t.shape, t.dtype), x.reshape(-1, x.shape[-1]), hp2,
+                    wih, need, chunk)
+
+
 # ---------------------------------------------------------------------------
 # The op
 # ---------------------------------------------------------------------------
@@ -365,16 +526,29 @@ def _rnn_layer_backward(ctx, gout, ghn, gcn):
     if mode == "LSTM":
         c0 = _arr(c0_t, dt)
         dc = _arr(gcn, dt).copy() if gcn is not None else xp.zeros(c0.shape, dt)
-        z, dhp = _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps)
-        dhp = dhp.reshape(-1, dhp.shape[-1]) if dhp is not None else None
-        q = _scale(xp, 3 * c0.shape[-1], z.shape[-1], dt, 0.25)
-        zx = zh = z.reshape(-1, z.shape[-1])
+        q = _scale(xp, 3 * c0.shape[-1], 4 * c0.shape[-1], dt, 0.25)
         inv = np.argsort(sv["perm"])
         wih = sv["wih_p"]
+        over = _lstm_overlap(xp, sv, x, out, h0, steps, need, wih * q)
+        z, dhp = _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, need[1], over)
+        if over is not None:   # (before any threaded product below)
+            gx, gwih, gwhh, gb = over.result()
+        dhp = dhp.reshape(-1, dhp.shape[-1]) if dhp is not None else None
+        zx = zh = z.reshape(-1, z.shape[-1])
         gc0 = dc
         if w_hr is not None and need[7]:
             hf = sv["hf"]
             gwhr = _big(dhp.T, hf.reshape(-1, hf.shape[-1]))
+        if over is not None:
+            gx = gx.reshape(x.shape) if gx is not None else None
+            gwih = (gwih * q)[inv] if need[3] else None
+            gwhh = (gwhh * q)[inv] if need[4] else None
+            gb = (gb * q[:, 0])[inv] if need[5] or need[6] else None
+            gbih = gb if need[5] else None
+            gbhh = (gb.copy() if need[5] else gb) if need[6] else None
+            grads = (gx, dh, gc0, gwih, gwhh, gbih, gbhh, gwhr)
+            _give(z, dhp.base if dhp is not None else None)
+            return _cast_grads(ctx, grads)
     elif mode == "GRU":
         zx, zh = _gru_bwd(xp, sv, out, h0, dout, dh, w_hh, steps)
         q = _scale(xp, 2 * w_hh.shape[-1], zx.shape[-1], dt, 0.25)
@@ -403,7 +577,11 @@ def _rnn_layer_backward(ctx, gout, ghn, gcn):
     grads = (gx, dh, gc0, gwih, gwhh, gbih, gbhh, gwhr)
     _give(zx.base, zh.base if zh is not zx else None, hp if need[4] else None,
           dhp.base if mode == "LSTM" and dhp is not None else None)
-    dts = ctx.dtypes
+    return _cast_grads(ctx, grads)
+
+
+def _cast_grads(ctx, grads):
+    dts, need = ctx.dtypes, ctx.needs_input_grad
     return tuple(None if g is None or not need[i] else
                  wrap(g.astype(dts[i].np, copy=False), dts[i]) for i, g in enumerate(grads))
 
