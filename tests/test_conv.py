@@ -262,12 +262,39 @@ def test_torch_level_functions():
 def test_forward_without_kept_columns():
     """no_grad / frozen weight: im2col streamed in chunks (here 2, 2, 1 samples)."""
     x, w, b = randn(5, 16, 40, 40), randn(8, 16, 5, 5), randn(8)
-    check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, padding=1), x, w, b, grad=False)
+    check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, padding=1), x, w, b, grad=False,
+          atol=1e-4)
     e = ember.nn.functional.conv2d(ember.from_numpy(x).requires_grad_(), ember.from_numpy(w),
                                    padding=1)
     t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
     np.testing.assert_allclose(e.detach().numpy(), t.numpy(), rtol=1e-4, atol=1e-4)
     assert e.grad_fn.cols is None
+
+
+@pytest.mark.parametrize("pad", [1, 0, "same", 2])
+def test_winograd_path_float64(pad):
+    """3x3 stride-1 convs with >= 16 channels take the Winograd path: exact in float64
+    (values and both gradients against torch)."""
+    import ember._ops.conv as C
+    x, w, b = randn(3, 16, 13, 11), randn(24, 16, 3, 3), randn(24)
+    calls = []
+    orig = C._conv_winograd
+    C._conv_winograd = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    try:
+        check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, padding=pad),
+              x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
+    finally:
+        C._conv_winograd = orig
+    assert calls, "the Winograd path was not taken"
+
+
+def test_winograd_path_float32():
+    """float32 Winograd stays within ~1e-5 of the output's scale (documented)."""
+    x, w = randn(4, 32, 20, 20), (randn(32, 32, 3, 3) / np.sqrt(32 * 9)).astype(np.float32)
+    e = ember.nn.functional.conv2d(ember.from_numpy(x), ember.from_numpy(w), padding=1)
+    t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+    scale = float(np.abs(t.numpy()).max())
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=0, atol=5e-5 * scale)
 
 
 def _cpu_vs_cuda(fn, *arrays):

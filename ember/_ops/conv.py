@@ -20,6 +20,12 @@ columns at once and batch one GEMM per group. This beat NHWC im2col (its
 transpose back to NCHW costs more than it saves), ``einsum``/``tensordot`` over
 the window view, and shifted GEMMs without im2col (NumPy has no accumulating
 GEMM).
+
+Stride-1 3x3 convolutions with at least 16 input and output channels in
+float32/float64 use Winograd F(4x4, 3x3) instead (forward, and through it the
+stride-1 input gradient; the weight gradient by its adjoint): 4x fewer
+multiplies, 2-2.5x faster here. Its float32 error is a few times that of
+im2col (~1e-5 of the output's scale); ``_WINO_MIN_CH`` set very high turns it off.
 """
 import math
 
@@ -127,6 +133,8 @@ _BIG_PLANE = 256   # output pixels per sample from which one GEMM per sample pay
 
 def _conv_streamed(x, w, s, lo, d, osz):
     """B(x, w) for groups=1, GEMMs chunk by chunk, written straight into NCHW."""
+    if _winograd_ok(x, w, w.shape[0], w.shape[2:], s, d):
+        return _conv_winograd(x, w, lo, osz)
     xp = xp_of(x)
     N, O, P = x.shape[0], w.shape[0], math.prod(osz)
     out = xp.empty((N, O, P), x.dtype)
@@ -139,8 +147,200 @@ def _conv_streamed(x, w, s, lo, d, osz):
     return out.reshape((N, O) + tuple(osz))
 
 
+# Winograd F(4x4, 3x3) for stride-1 3x3 kernels: each 6x6 input tile (stride 4)
+# is transformed (Bt d B), multiplied point-wise with the transformed kernel
+# (G w Gt) -- one (O, C) @ (C, tiles) GEMM per each of the 36 points -- and
+# transformed back (At m A) to a 4x4 output tile: 2.25x fewer multiplies than
+# im2col, and the transforms are GEMMs too (Kronecker products of the 1-d
+# matrices). Interpolation points 0, 1, -1, 2, -1/2 (and infinity): about 2.5x
+# smaller float32 error than the usual 0, +-1, +-2. Measured on this machine
+# for 32x64x32x32 -> 64 channels, one thread: 14 ms vs 39 ms for im2col.
+_WINO = {}
+_WINO_MIN_CH = 16   # channels (in and out) from which the GEMMs stay efficient
+_WINO_CHUNK = 1 << 18   # elements of transformed tiles per chunk (1 MB in float32)
+_WINO_THREADS = True
+
+
+def _wino_mats(pts=(0.0, 1.0, -1.0, 2.0, -0.5), m=4, r=3):
+    """1-d Winograd matrices Bt (a, a), G (a, r), At (m, a) for F(m, r)."""
+    a = len(pts) + 1
+    at = np.zeros((m, a))
+    g = np.zeros((a, r))
+    for j, p in enumerate(pts):
+        at[:, j] = [p ** i for i in range(m)]
+        f = math.prod(p - q for q in pts if q != p)
+        g[j] = [p ** i / f for i in range(r)]
+    at[m - 1, a - 1] = 1
+    g[a - 1, r - 1] = 1
+    # Bt from the identity  sum_j At[i, j] G[j, k] Bt[j, l] = [l == i + k]
+    rows = np.array([at[i] * g[:, k] for i in range(m) for k in range(r)])
+    rhs = np.array([[1.0 if col == i + k else 0.0 for col in range(a)]
+                    for i in range(m) for k in range(r)])
+    bt = np.linalg.lstsq(rows, rhs, rcond=None)[0]
+    bt[np.abs(bt) < 1e-12] = 0
+    return bt, g, at
+
+
+def _wino(dt):
+    """(Bt, G, At) in dtype ``dt`` (G in float64, for the kernel transform)."""
+    r = _WINO.get(dt)
+    if r is None:
+        if "1d" not in _WINO:
+            _WINO["1d"] = _wino_mats()
+        bt, g, at = _WINO["1d"]
+        r = _WINO[dt] = (bt.astype(dt), g, at.astype(dt))
+    return r
+
+
+def _winograd_ok(x, y, O, k, s, d):
+    """Whether Winograd applies: 3x3 kernel, stride and dilation 1, float32/64 NumPy
+    input ``x`` (N, C, ...) and weight or output gradient ``y`` of the same dtype,
+    ``O`` output channels."""
+    return (x.dtype in (np.float32, np.float64) and y.dtype == x.dtype and
+            tuple(k) == (3, 3) and tuple(s) == (1, 1) and tuple(d) == (1, 1) and
+            min(x.shape[1], O) >= _WINO_MIN_CH and xp_of(x) is np)
+
+
+class _WinoInput:
+    """Transformed input tiles Bt d B, (36, C, m·T), of ``x`` a chunk of samples at a
+    time: each chunk is zero-padded into a small reused buffer (no padded copy of
+    the whole input), its 6x6 tiles (stride 4) gathered and transformed by two
+    small GEMMs (the 1-d transform along each axis; cheaper than one 36x36 GEMM)."""
+
+    def __init__(self, x, lo, TH, TW, nb):
+        N, C, H, W = x.shape
+        self.x, self.lo, self.TH, self.TW, self.C = x, lo, TH, TW, C
+        dt = x.dtype
+        self.bt = _wino(dt)[0]
+        size = tuple(max(4 * t + 2, p + n) for t, p, n in zip((TH, TW), lo, (H, W)))
+        self.pad = tuple(lo) != (0, 0) or size != (H, W)
+        self.xb = np.zeros((nb, C) + size, dt) if self.pad else None
+        T = TH * TW
+        self.bd = np.empty(36 * C * nb * T, dt)
+        self.bt1 = np.empty(36 * C * nb * T, dt)
+        self.bv = np.empty(36 * C * nb * T, dt)
+
+    def __call__(self, n0, m):
+        x, C, TH, TW = self.x, self.C, self.TH, self.TW
+        if self.pad:
+            xc = self.xb[:m]
+            (a, b), (H, W) = self.lo, x.shape[2:]
+            xc[:, :, a:a + H, b:b + W] = x[n0:n0 + m]
+        else:
+            xc = x[n0:n0 + m]
+        sN, sC, sH, sW = xc.strides
+        v = _as_strided(np, xc, (6, 6, C, m, TH, TW), (sH, sW, sC, sN, 4 * sH, 4 * sW))
+        k = 36 * C * m * TH * TW
+        dd = self.bd[:k].reshape(v.shape)
+        dd[...] = v
+        t1 = self.bt1[:k].reshape(6, 6, -1)
+        np.matmul(self.bt, dd.reshape(6, -1), out=t1.reshape(6, -1))
+        vv = self.bv[:k].reshape(6, 6, -1)
+        np.matmul(self.bt, t1, out=vv)
+        return vv.reshape(36, C, m * TH * TW)
+
+
+def _conv_winograd(x, w, lo, osz):
+    """B(x, w) for a 3x3 stride-1 kernel (groups=1) by Winograd F(4x4, 3x3),
+    a few samples at a time through reused buffers."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    OH, OW = osz
+    TH, TW = -(-OH // 4), -(-OW // 4)
+    T = TH * TW
+    dt = x.dtype
+    _, g, at = _wino(dt)
+    u = np.ascontiguousarray((g @ w.astype(np.float64) @ g.T).transpose(2, 3, 0, 1))
+    u = u.reshape(36, O, C).astype(dt)
+    full = np.empty((N, O, 4 * TH, 4 * TW), dt)
+    outv = full.reshape(N, O, TH, 4, TW, 4)
+    nb = max(1, min(N, _WINO_CHUNK // (36 * max(C, O) * T)))
+
+    def work(c0, c1):   # chunks c0 .. c1-1, with this thread's buffers
+        tiles = _WinoInput(x, lo, TH, TW, nb)
+        bm = np.empty(36 * O * nb * T, dt)
+        bt2 = np.empty(24 * O * nb * T, dt)
+        by = np.empty(16 * O * nb * T, dt)
+        for n0 in range(c0 * nb, min(N, c1 * nb), nb):
+            m = min(nb, N - n0)
+            vv = tiles(n0, m)
+            mm = bm[:36 * O * m * T].reshape(36, O, m * T)
+            np.matmul(u, vv, out=mm)
+            t2 = bt2[:24 * O * m * T].reshape(4, 6, -1)
+            np.matmul(at, mm.reshape(6, -1), out=t2.reshape(4, -1))
+            y = by[:16 * O * m * T].reshape(4, 4, -1)
+            np.matmul(at, t2, out=y)
+            outv[n0:n0 + m] = y.reshape(4, 4, O, m, TH, TW).transpose(3, 2, 4, 0, 5, 1)
+    if _WINO_THREADS:
+        split(work, -(-N // nb), full.size, np)
+    else:
+        work(0, -(-N // nb))
+    if (4 * TH, 4 * TW) != (OH, OW):
+        return np.ascontiguousarray(full[:, :, :OH, :OW])
+    return full
+
+
+def _wgrad_winograd(x, g, lo):
+    """Bw^T(x, g) for a 3x3 stride-1 kernel: the adjoint of ``_conv_winograd``.
+    With V the transformed input tiles and Gy = A gy At per output tile, the
+    gradient of the transformed kernel is one (O, tiles) @ (tiles, C) GEMM per
+    point, mapped back by Gt · G."""
+    N, C = x.shape[:2]
+    O = g.shape[1]
+    OH, OW = g.shape[2:]
+    TH, TW = -(-OH // 4), -(-OW // 4)
+    T = TH * TW
+    dt = x.dtype
+    _, gm, at = _wino(dt)
+    gp = _pad_to(np, g, (0, 0), (4 * TH, 4 * TW)).reshape(N, O, TH, 4, TW, 4)
+    nb = max(1, min(N, _WINO_CHUNK // (36 * max(C, O) * T)))
+    sums = []
+
+    def work(c0, c1):   # chunks c0 .. c1-1, with this thread's buffers and sum
+        tiles = _WinoInput(x, lo, TH, TW, nb)
+        bufs = _gy_bufs(dt, at, O, nb, T)
+        du = np.zeros((36, O, C), dt)
+        part = np.empty((36, O, C), dt)
+        for n0 in range(c0 * nb, min(N, c1 * nb), nb):
+            m = min(nb, N - n0)
+            vv = tiles(n0, m)
+            gy = _gy_tiles(gp, n0, m, bufs)
+            np.matmul(gy, vv.swapaxes(1, 2), out=part)
+            du += part
+        sums.append(du)
+    if _WINO_THREADS:
+        split(work, -(-N // nb), g.size, np)
+    else:
+        work(0, -(-N // nb))
+    du = sum(sums[1:], sums[0])
+    du = du.reshape(6, 6, O, C).transpose(2, 3, 0, 1).astype(np.float64)
+    return (gm.T @ du @ gm).astype(dt)
+
+
+def _gy_tiles(gp, n0, m, bufs):
+    """Transformed output-gradient tiles A gy At, (36, O, m·T), of ``gp`` (N, O, TH, 4,
+    TW, 4) for samples ``n0 .. n0+m``."""
+    a_, bg, bt2, bgy = bufs
+    O, TH, TW = gp.shape[1], gp.shape[2], gp.shape[4]
+    k = O * m * TH * TW
+    gg = bg[:16 * k].reshape(4, 4, O, m, TH, TW)
+    gg[...] = gp[n0:n0 + m].transpose(3, 5, 1, 0, 2, 4)
+    t2 = bt2[:24 * k].reshape(6, 4, -1)
+    np.matmul(a_, gg.reshape(4, -1), out=t2.reshape(6, -1))
+    gy = bgy[:36 * k].reshape(6, 6, -1)
+    np.matmul(a_, t2, out=gy)
+    return gy.reshape(36, O, m * TH * TW)
+
+
+def _gy_bufs(dt, at, O, nb, T):
+    return (np.ascontiguousarray(at.T), np.empty(16 * O * nb * T, dt),
+            np.empty(24 * O * nb * T, dt), np.empty(36 * O * nb * T, dt))
+
+
 def _wgrad_streamed(x, g, k, s, lo, d):
     """Bw^T(x, g) for groups=1 from columns rebuilt chunk by chunk."""
+    if _winograd_ok(x, g, g.shape[1], k, s, d):
+        return _wgrad_winograd(x, g, lo)
     xp = xp_of(x)
     N, O = g.shape[:2]
     osz = g.shape[2:]
