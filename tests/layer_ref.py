@@ -79,3 +79,16 @@ def sweep(name, fn, variant="", every=1, extra=None):
                                                          _kw.items()}), inp, *args)
         n += 1
     return n
+
+
+def cpu_vs_cuda(fn, *arrays):
+    """``fn(*tensors)`` on CPU and on CUDA: same values and input gradients."""
+    res = []
+    for dev in ("cpu", "cuda"):
+        ts = [ember.from_numpy(a).to(dev).requires_grad_() for a in arrays]
+        out = fn(*ts)
+        out = out[0] if isinstance(out, tuple) else out
+        (out * out).sum().backward()
+        res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
+    for c, g in zip(*res):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)

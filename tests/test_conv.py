@@ -3,7 +3,7 @@ against PyTorch, gradcheck/gradgradcheck in float64, errors."""
 import numpy as np
 import pytest
 import torch
-from layer_ref import layer_check, sweep
+from layer_ref import cpu_vs_cuda, layer_check, sweep
 from reference import check, check_raises, gradcheck, randn
 
 import ember
@@ -297,26 +297,13 @@ def test_winograd_path_float32():
     np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=0, atol=5e-5 * scale)
 
 
-def _cpu_vs_cuda(fn, *arrays):
-    """``fn(*tensors)`` on CPU and on CUDA: same values and input gradients."""
-    res = []
-    for dev in ("cpu", "cuda"):
-        ts = [ember.from_numpy(a).to(dev).requires_grad_() for a in arrays]
-        out = fn(*ts)
-        out = out[0] if isinstance(out, tuple) else out
-        (out * out).sum().backward()
-        res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
-    for c, g in zip(*res):
-        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     F = ember.nn.functional
-    _cpu_vs_cuda(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), randn(2, 3, 7, 6),
+    cpu_vs_cuda(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), randn(2, 3, 7, 6),
                  randn(4, 3, 3, 3), randn(4))
-    _cpu_vs_cuda(lambda x, w: F.conv2d(x, w, padding=1, groups=2), randn(2, 4, 6, 6),
+    cpu_vs_cuda(lambda x, w: F.conv2d(x, w, padding=1, groups=2), randn(2, 4, 6, 6),
                  randn(6, 2, 3, 3))
-    _cpu_vs_cuda(lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
+    cpu_vs_cuda(lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
                  randn(2, 3, 4, 5), randn(3, 2, 3, 3))
-    _cpu_vs_cuda(lambda x, w: F.conv_transpose1d(x, w), randn(2, 3, 6), randn(3, 2, 3))
+    cpu_vs_cuda(lambda x, w: F.conv_transpose1d(x, w), randn(2, 3, 6), randn(3, 2, 3))

@@ -3,7 +3,7 @@ and layers) against PyTorch, running statistics, gradcheck/gradgradcheck."""
 import numpy as np
 import pytest
 import torch
-from layer_ref import layer_check, sweep
+from layer_ref import cpu_vs_cuda, layer_check, sweep
 from reference import (
     assert_close,
     check,
@@ -261,28 +261,15 @@ def test_torch_level_functions():
     check(lambda m, x: m.rms_norm(x, [4]), randn(2, 3, 4))
 
 
-def _cpu_vs_cuda(fn, *arrays):
-    """``fn(*tensors)`` on CPU and on CUDA: same values and input gradients."""
-    res = []
-    for dev in ("cpu", "cuda"):
-        ts = [ember.from_numpy(a).to(dev).requires_grad_() for a in arrays]
-        out = fn(*ts)
-        out = out[0] if isinstance(out, tuple) else out
-        (out * out).sum().backward()
-        res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
-    for c, g in zip(*res):
-        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     F = ember.nn.functional
-    _cpu_vs_cuda(lambda x, w, b: F.batch_norm(x, None, None, w, b, True), randn(4, 3, 5),
+    cpu_vs_cuda(lambda x, w, b: F.batch_norm(x, None, None, w, b, True), randn(4, 3, 5),
                  randn(3), randn(3))
-    _cpu_vs_cuda(lambda x, w, b: F.layer_norm(x, (5,), w, b), randn(4, 3, 5), randn(5),
+    cpu_vs_cuda(lambda x, w, b: F.layer_norm(x, (5,), w, b), randn(4, 3, 5), randn(5),
                  randn(5))
-    _cpu_vs_cuda(lambda x, w, b: F.group_norm(x, 3, w, b), randn(4, 6, 5), randn(6), randn(6))
-    _cpu_vs_cuda(lambda x, w: F.rms_norm(x, (5,), w), randn(4, 3, 5), randn(5))
+    cpu_vs_cuda(lambda x, w, b: F.group_norm(x, 3, w, b), randn(4, 6, 5), randn(6), randn(6))
+    cpu_vs_cuda(lambda x, w: F.rms_norm(x, (5,), w), randn(4, 3, 5), randn(5))
     bn = ember.nn.BatchNorm2d(3).cuda()
     bn(ember.randn(4, 3, 2, 2, device="cuda"))
     bn.eval()

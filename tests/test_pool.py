@@ -3,7 +3,7 @@ layers) against PyTorch, gradcheck/gradgradcheck in float64, errors."""
 import numpy as np
 import pytest
 import torch
-from layer_ref import layer_check, sweep
+from layer_ref import cpu_vs_cuda, layer_check, sweep
 from reference import check, check_raises, gradcheck, randn
 
 import ember
@@ -274,19 +274,6 @@ def test_unpool_and_fractional_layers():
         ember.nn.FractionalMaxPool2d(2, output_ratio=1.5)
 
 
-def _cpu_vs_cuda(fn, *arrays):
-    """``fn(*tensors)`` on CPU and on CUDA: same values and input gradients."""
-    res = []
-    for dev in ("cpu", "cuda"):
-        ts = [ember.from_numpy(a).to(dev).requires_grad_() for a in arrays]
-        out = fn(*ts)
-        out = out[0] if isinstance(out, tuple) else out
-        (out * out).sum().backward()
-        res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
-    for c, g in zip(*res):
-        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     F = ember.nn.functional
@@ -298,7 +285,7 @@ def test_cuda_matches_cpu():
                lambda x: F.fractional_max_pool2d(
                    x, 2, output_size=3, _random_samples=ember.full((2, 3, 2), 0.4,
                                                                    device=x.device))]:
-        _cpu_vs_cuda(fn, x)
+        cpu_vs_cuda(fn, x)
     p, i = ember.nn.functional.max_pool2d(ember.from_numpy(x), 2, return_indices=True)
     res = [F.max_unpool2d(p.to(d), i.to(d), 2).cpu().numpy() for d in ("cpu", "cuda")]
     np.testing.assert_array_equal(res[0], res[1])
