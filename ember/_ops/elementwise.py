@@ -52,12 +52,10 @@ def _on_arrays(rule, tensors):
     """``rule(*arrays)`` as a Tensor, or None when the array path doesn't apply."""
     if STATE.enabled or _ARRAY_OK.get(rule) is False:
         return None
-    arrs = []
-    for t in tensors:
-        a = t._data
+    arrs = [t._data for t in tensors]
+    for a in arrs:
         if type(a) is not np.ndarray or a.dtype not in _FAST_DT:
             return None
-        arrs.append(a)
     try:
         r = rule(*arrs)
     except (AttributeError, TypeError):

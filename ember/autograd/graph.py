@@ -282,9 +282,11 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
     stack = list(dict.fromkeys(n for n, _, _ in root_edges))
     seen = set(stack)
     get = deps.get
+    keep_order = targets is not None
     while stack:
         n = stack.pop()
-        order.append(n)
+        if keep_order:
+            order.append(n)
         for nxt, _ in n.next_functions:
             if nxt is not None:
                 deps[nxt] = get(nxt, 0) + 1
