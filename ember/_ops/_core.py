@@ -15,7 +15,6 @@ A backward rule is ``backward(ctx, *grad_outputs) -> grads per input`` written
 with ember ops; it may return broadcast gradients (the engine sums them to the
 input's shape and casts them to its dtype).
 """
-import builtins
 import functools
 import inspect
 import numbers
@@ -53,23 +52,9 @@ def node(name, backward):
     return type(name, (Node,), {"__slots__": (), "backward": staticmethod(backward)})
 
 
-def is_tensor(x):
-    return isinstance(x, Tensor)
-
-
 # ---------------------------------------------------------------------------
 # Recording
 # ---------------------------------------------------------------------------
-
-def needs_grad(*inputs):
-    """True when an op on ``inputs`` would record a node."""
-    if not STATE.enabled:
-        return False
-    for t in inputs:
-        if isinstance(t, Tensor) and t._requires_grad:
-            return True
-    return False
-
 
 def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
     """Attach a ``cls`` node to ``outputs`` (a Tensor or tuple of Tensors) if any
@@ -480,10 +465,10 @@ def argnames(f):
     return tuple(inspect.signature(f).parameters)
 
 
-__all__ = ["export", "node", "record", "needs_grad", "operands", "wrap", "sum_to", "inplace",
+__all__ = ["export", "node", "record", "operands", "wrap", "sum_to", "inplace",
            "write_into", "check_inplace", "cast", "scalar_array", "float_dtype", "wrap_dim",
-           "dims_arg", "shape_arg", "is_tensor", "as_tensor_like", "FUNCTIONS", "METHODS",
-           "functools", "builtins"]
+           "dims_arg", "shape_arg", "as_tensor_like", "FUNCTIONS", "METHODS",
+           "autocast_op"]
 
 
 # ---------------------------------------------------------------------------
