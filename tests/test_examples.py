@@ -86,3 +86,12 @@ def test_char_lm_example():
     losses = [float(x) for x in re.findall(r"loss ([\d.]+)", r.stdout)]
     assert losses[-1] < losses[0] - 0.5
     assert "sample:" in r.stdout
+
+
+def test_readme_example_runs():
+    """The 15-line example in README.md trains to a perfect fit on its toy data."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    code = readme.split("```python\n")[1].split("```")[0]
+    r = _run(["-c", code])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(re.search(r"accuracy ([\d.]+)", r.stdout).group(1)) >= 0.95
