@@ -527,3 +527,9 @@ def test_out_arguments():
           grad=False)
     check(lambda m, a, b: m.tensordot(a, b, 1, out=m.empty(0)), randn(2, 3), randn(3, 2),
           grad=False)
+
+
+@pytest.mark.parametrize("dim", [0, -1, (0,)])
+def test_vector_norm_of_0dim_with_dim(dim):
+    check(lambda m, x: m.linalg.vector_norm(x, 2, dim), np.array(-3.0))
+    check(lambda m, x: m.nn.functional.normalize(x, dim=0), np.array(-3.0))

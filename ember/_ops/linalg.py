@@ -1427,6 +1427,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         dims = tuple(sorted(wrap_dim(d, nd) for d in dl))
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+        if nd == 0:  # a 0-dim tensor accepts dim 0/-1 and has no axes to reduce
+            dims = ()
     if (p < 0 or math.isinf(p)) and any(a.shape[d] == 0 for d in dims) or \
             (p < 0 or math.isinf(p)) and a.size == 0 and not dims:
         raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
