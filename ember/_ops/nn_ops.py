@@ -1,70 +1,19 @@
-"""Small coarse ops used by ember.nn.functional: the p-norm over dims (with
-PyTorch's zero-safe gradient, for pairwise_distance/pdist/normalize),
+"""Small coarse ops used by ember.nn.functional: the p-norm over dims,
 dropout's masked scaling, constant padding and unfold/fold (im2col/col2im)."""
-import numpy as np
 
 from .. import _dtype as D
 from .._backend import xp_of
 from ..autograd.grad_mode import STATE
-from ._core import autocast_op, dims_arg, node, record, wrap
+from ._core import autocast_op, node, record, wrap
+from .linalg import vector_norm
 
 _LOW = (D.float16, D.bfloat16)
 
 
-def _pnorm_backward(ctx, g):
-    x, y = ctx.saved_tensors
-    p = ctx.p
-    if not ctx.keepdim and x.dim():
-        for d in ctx.dims:
-            g = g.unsqueeze(d)
-            y = y.unsqueeze(d)
-    if p == 0:
-        return g * 0 * x
-    if p == 1:
-        return g * x.sgn()
-    if p == 2:
-        return (g / y).masked_fill(y == 0, 0) * x
-    if p in (float("inf"), float("-inf")):
-        m = (x.abs() == y)
-        return g * x.sgn() * m / m.sum(ctx.dims, keepdim=True)
-    a = x.abs()
-    return (g * x.sgn() * a ** (p - 1) / y ** (p - 1)).masked_fill(y == 0, 0)
-
-
-PnormBackward = node("NormBackward1", _pnorm_backward)
-
-
-@autocast_op("fp32")
-def pnorm(input, p=2.0, dim=None, keepdim=False):
-    """``||input||_p`` over ``dim`` (all dims when None), as one op."""
-    x = input._data
-    xp = xp_of(x)
-    dt = input._dtype
-    if not (dt.is_floating_point or dt.is_complex):
-        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
-                           f"Got {dt.name.capitalize()} instead.")
-    dims = dims_arg(dim, x.ndim) if x.ndim else ()
-    ax = dims if x.ndim else None
-    a = xp.abs(x.astype(np.float32) if dt in _LOW else x)
-    p = float(p)
-    if p == 2:
-        r = xp.sqrt((a * a).sum(axis=ax, keepdims=keepdim))
-    elif p == 1:
-        r = a.sum(axis=ax, keepdims=keepdim)
-    elif p == float("inf"):
-        r = a.max(axis=ax, keepdims=keepdim) if a.size else a.sum(axis=ax, keepdims=keepdim)
-    elif p == float("-inf"):
-        r = a.min(axis=ax, keepdims=keepdim)
-    elif p == 0:
-        r = (a != 0).sum(axis=ax, keepdims=keepdim).astype(a.dtype)
-    else:
-        r = (a ** p).sum(axis=ax, keepdims=keepdim) ** (1.0 / p)
-    rdt = dt.to_real() if dt.is_complex else dt
-    out = wrap(xp.asarray(r).astype(rdt.np), rdt)
-    if input._requires_grad and STATE.enabled:
-        record(PnormBackward, (input,), out, saved=(input,), saved_out=True, p=p, dims=dims,
-               keepdim=keepdim)
-    return out
+# The p-norm nn.functional builds on (pairwise_distance, pdist, normalize,
+# clip_grad_norm_, weight_norm): linalg.vector_norm, with the float32 autocast
+# policy of PyTorch's norm ops.
+pnorm = autocast_op("fp32")(vector_norm)
 
 
 def _mask_mul_backward(ctx, g):

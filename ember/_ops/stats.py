@@ -7,7 +7,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import xp_of
 from .._tensor import Tensor
-from ._core import FUNCTIONS, export, node, record, wrap
+from ._core import FUNCTIONS, autocast_op, export, node, record, wrap
 from .linalg import _legacy, _xp, vector_norm
 
 R_histogramdd = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
@@ -69,6 +69,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 
 @export(method=False)
+@autocast_op("fp32")
 def pdist(input, p=2):
     if input.dim() != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")

@@ -9,6 +9,7 @@ from ..._ops import activation_ops as A
 from ..._ops import loss_ops as L
 from ..._ops._core import autocast_op
 from ..._ops.nn_ops import pnorm
+from ..._ops.stats import pdist  # torch.nn.functional.pdist is torch.pdist
 from ..._tensor import Tensor
 
 __all__ = ["l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -337,14 +338,6 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = n1 + (n1.clamp(min=eps) - n1).detach()  # clamped value, unclamped gradient (as ATen)
     n2 = n2 + (n2.clamp(min=eps) - n2).detach()
     return ((x1 / n1) * (x2 / n2)).sum(dim)
-
-
-def pdist(input, p=2):
-    if input.dim() != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
-    n = input.shape[0]
-    i, j = _F["triu_indices"](n, n, 1, device=input.device)
-    return pnorm(input[i] - input[j], p, -1)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
