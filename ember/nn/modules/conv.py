@@ -1,5 +1,4 @@
 """Conv1d/2d/3d, ConvTranspose1d/2d/3d and their Lazy variants."""
-import math
 
 from ..._ops import FUNCTIONS as _F
 from ...autograd.grad_mode import no_grad
@@ -78,11 +77,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_reset_(self.weight, self.bias)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
