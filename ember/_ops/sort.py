@@ -6,7 +6,6 @@ the stable order too, and ties in ``topk`` come out in index order (PyTorch's
 CPU order for tied elements is an artifact of its selection algorithm).
 ``topk(sorted=False)`` returns the sorted order, which is one valid answer.
 ``unique(sorted=False)`` sorts as PyTorch's CPU kernel does."""
-import collections
 import math
 
 import numpy as np
@@ -16,9 +15,10 @@ from .._backend import xp_of
 from .._tensor import Tensor
 from ._core import FUNCTIONS, as_tensor_like, export, node, record, wrap, wrap_dim
 from .index import not_implemented_node
+from .reduce import values_indices
 
-sort_result = collections.namedtuple("sort", ["values", "indices"])
-topk_result = collections.namedtuple("topk", ["values", "indices"])
+sort_result = values_indices["sort"]   # torch.return_types.sort / topk
+topk_result = values_indices["topk"]
 
 
 def _sortable(a, dt, name):
