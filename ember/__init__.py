@@ -13,9 +13,9 @@ from . import _blas, _dtype
 
 _blas.init()
 from ._backend import device
-from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, complex64, complex128, double,
-                     dtype, finfo, float, float16, float32, float64, get_default_dtype, half,
-                     iinfo, int, int8, int16, int32, int64, long, promote_types,
+from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, chalf, complex64, complex128,
+                     double, dtype, finfo, float, float16, float32, float64, get_default_dtype,
+                     half, iinfo, int, int8, int16, int32, int64, long, promote_types,
                      set_default_dtype, short, uint8, uint16, uint32, uint64)
 from ._print import get_printoptions, set_printoptions
 from ._tensor import Size, Tensor

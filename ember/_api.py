@@ -5,10 +5,9 @@ from ._tensor import Tensor
 
 __all__ = ["is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero",
            "numel", "result_type", "set_default_device", "get_default_device",
-           "compile", "is_grad_enabled", "typename", "broadcast_shapes", "chalf", "autocast",
+           "compile", "typename", "broadcast_shapes", "autocast",
            "set_num_threads", "get_num_threads"]
 
-chalf = None
 
 
 def is_tensor(obj):
@@ -64,11 +63,6 @@ def compile(model=None, **kwargs):
     if model is None:
         return lambda m: m
     return model
-
-
-def is_grad_enabled():
-    from .autograd.grad_mode import STATE
-    return STATE.enabled
 
 
 def typename(obj):

@@ -270,11 +270,7 @@ class Tensor:
     def grad(self):
         self._grad = None
 
-    @property
     def _is_view(self):
-        return self._base is not None
-
-    def _is_view_fn(self):
         return self._base is not None
 
     def _accumulator(self):

@@ -244,7 +244,7 @@ def check_inplace(t):
                                "an in-place operation.")
 
 
-def _check_cast(res_dt, self_dt, opname):
+def _check_cast(res_dt, self_dt):
     if not D.can_cast(res_dt, self_dt):
         raise RuntimeError(f"result type {_legacy_name(res_dt)} can't be cast to the desired "
                            f"output type {_legacy_name(self_dt)}")
@@ -290,7 +290,7 @@ def inplace(self, fn, *args, **kwargs):
         old._requires_grad = self._requires_grad
         node._saved = tuple(SavedTensor(old) if s is not None and s.tensor is self else s
                             for s in node._saved)
-    _check_cast(res._dtype, self._dtype, "")
+    _check_cast(res._dtype, self._dtype)
     if res._dtype is not self._dtype:
         res = res.to(self._dtype)
     base = self._base
@@ -304,7 +304,7 @@ def inplace(self, fn, *args, **kwargs):
 
 def write_into(self, arr, dt):
     """Copies array ``arr`` (dtype ``dt``) into ``self`` and bumps its version."""
-    _check_cast(dt, self._dtype, "")
+    _check_cast(dt, self._dtype)
     d = self._data
     if d.shape != arr.shape:
         # In-place results may not broadcast to a bigger shape than self.
