@@ -4,6 +4,7 @@ diag family, block_diag, cartesian_prod, combinations, kron, trace, the
 *_copy variants and in-place metadata ops; errors, int/bool dtypes, gradcheck."""
 import numpy as np
 import pytest
+import torch
 from reference import check, check_raises, gradcheck, randint, randn
 
 import ember
@@ -336,3 +337,15 @@ def test_half_precision(dtype):
                lambda m, x: m.diag_embed(x), lambda m, x: m.block_diag(x, x),
                lambda m, x: x.roll(1, 0).repeat(2, 1).repeat_interleave(2, 0)):
         check(lambda m, x: fn(m, x.to(getattr(m, dtype))), randn(3, 4), grad=False)
+
+
+@pytest.mark.parametrize("out_shape", [(0,), (5,), (2, 2)])
+def test_out_argument_is_resized_and_returned(out_shape):
+    """``out=`` keeps the out tensor's identity and dtype, resizing it as PyTorch."""
+    for m in (ember, torch):
+        out = m.zeros(out_shape)
+        r = m.cat([m.ones(2), m.arange(3.0)], out=out)
+        assert r is out and tuple(out.shape) == (5,) and out.tolist() == [1, 1, 0, 1, 2]
+        out = m.zeros(out_shape)
+        assert m.kron(m.ones(1), m.arange(5.0), out=out) is out
+        assert out.tolist() == [0, 1, 2, 3, 4]

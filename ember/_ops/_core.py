@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import CPU, device_of_array
+from .._backend import CPU, device_of_array, xp_of
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import Node, SavedTensor
@@ -319,6 +319,17 @@ def write_into(self, arr, dt):
     self._version[0] += 1
 
 
+def write_out(res, out):
+    """Implements ``out=``: ``res`` is written into ``out``, which is resized
+    (keeping its dtype) when the shapes differ, as PyTorch does."""
+    if out is None:
+        return res
+    if out._data.shape != res._data.shape:
+        out._data = xp_of(out._data).empty(res._data.shape, out._data.dtype)
+    write_into(out, res._data, res._dtype)
+    return out
+
+
 def _adopt(self, res):
     """``self`` takes over ``res``'s place in the graph after an in-place op."""
     node = res._grad_fn
@@ -467,7 +478,7 @@ def argnames(f):
 
 __all__ = ["export", "node", "record", "operands", "wrap", "sum_to", "inplace",
            "write_into", "check_inplace", "cast", "scalar_array", "float_dtype", "wrap_dim",
-           "dims_arg", "shape_arg", "as_tensor_like", "FUNCTIONS", "METHODS",
+           "dims_arg", "shape_arg", "as_tensor_like", "write_out", "FUNCTIONS", "METHODS",
            "autocast_op"]
 
 

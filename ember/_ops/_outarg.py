@@ -2,6 +2,8 @@
 a tuple) is written into the given tensor(s), resized as PyTorch does."""
 import functools
 
+from ._core import write_out
+
 
 def with_out(fn):
     @functools.wraps(fn)
@@ -9,10 +11,9 @@ def with_out(fn):
         res = fn(*args, **kwargs)
         if out is None:
             return res
-        from .elementwise import _out
         if isinstance(res, tuple):
             for o, r in zip(out, res):
-                _out(r, o)
+                write_out(r, o)
             return out
-        return _out(res, out)
+        return write_out(res, out)
     return f

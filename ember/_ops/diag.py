@@ -2,7 +2,7 @@
 diagflat, trace."""
 from .. import _dtype as D
 from .._backend import xp_of
-from ._core import METHODS, export, inplace, node, record, wrap, wrap_dim
+from ._core import METHODS, export, inplace, node, record, wrap, wrap_dim, write_out
 from .shape import _diag_view, reshape
 
 
@@ -17,10 +17,7 @@ def _tri(name, fn):
         res = wrap(getattr(xp_of(a), name)(a, int(diagonal)), input._dtype)
         if input._requires_grad:
             record(back, (input,), res, k=int(diagonal), lower=name == "tril")
-        if out is not None:
-            out._set_from(res)
-            return out
-        return res
+        return write_out(res, out)
     f.__name__ = name
     export(name)(f)
     METHODS[name + "_"] = lambda self, diagonal=0: inplace(self, f, diagonal)
@@ -63,10 +60,7 @@ def diag(input, diagonal=0, *, out=None):
         res = input.diagonal(diagonal).clone()
     else:
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
-    if out is not None:
-        out._set_from(res)
-        return out
-    return res
+    return write_out(res, out)
 
 
 @export()

@@ -26,6 +26,7 @@ from ._core import (
     record,
     scalar_array,
     wrap,
+    write_out,
 )
 
 
@@ -270,7 +271,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
         fi = D.finfo(input._dtype)
         posinf = fi.max if posinf is None else posinf
         neginf = fi.min if neginf is None else neginf
-    return _out(_nan_to_num(input, nan, posinf, neginf), out)
+    return write_out(_nan_to_num(input, nan, posinf, neginf), out)
 
 
 def square(input):
@@ -587,13 +588,13 @@ def _xlogy(xp, x, y):
 def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = other * alpha
-    return _out(_add(input, other), out)
+    return write_out(_add(input, other), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = other * alpha
-    return _out(_sub(input, other), out)
+    return write_out(_sub(input, other), out)
 
 
 def rsub(input, other, *, alpha=1):
@@ -603,14 +604,14 @@ def rsub(input, other, *, alpha=1):
 
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
-        return _out(_div(input, other), out)
+        return write_out(_div(input, other), out)
     if rounding_mode == "trunc":
         if _is_low(input) or _is_low(other):
             # PyTorch rounds the quotient to float16/bfloat16 before truncating
-            return _out(_div(input, other).trunc(), out)
-        return _out(_trunc_div(input, other), out)
+            return write_out(_div(input, other).trunc(), out)
+        return write_out(_trunc_div(input, other), out)
     if rounding_mode == "floor":
-        return _out(_floor_div(input, other), out)
+        return write_out(_floor_div(input, other), out)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
 
@@ -634,17 +635,6 @@ _floor_div = _binary("div_floor", lambda xp, x, y: (
 floor_divide = _binary("floor_divide", lambda xp, x, y: (
     _int_div_check(xp, x, y) or xp.floor_divide(x, y)),
     (not_implemented("floor_divide"), not_implemented("floor_divide")), dtypes="if")
-
-
-def _out(res, out):
-    """Implements ``out=``: writes into ``out`` (resizing like PyTorch)."""
-    if out is None:
-        return res
-    if out.shape != res.shape:
-        out._data = xp_of(out._data).empty(res.shape, out._data.dtype)
-    from ._core import write_into
-    write_into(out, res._data, res._dtype)
-    return out
 
 
 def _div_inplace(self, other, *, rounding_mode=None):
@@ -999,7 +989,7 @@ def _addc(name, input, tensor1, tensor2, value, cls, fwd):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
-    return _out(_addc("addcmul", input, tensor1, tensor2, value, AddcmulBackward,
+    return write_out(_addc("addcmul", input, tensor1, tensor2, value, AddcmulBackward,
                       lambda x, a, b, v: x + v * a * b), out)
 
 
@@ -1013,7 +1003,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
                            "for integer inputs and as (input + value * tensor1 / tensor2) for "
                            "float inputs. The future addcdiv behavior is just the latter "
                            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
-    return _out(_addc("addcdiv", input, tensor1, tensor2, value, AddcdivBackward,
+    return write_out(_addc("addcdiv", input, tensor1, tensor2, value, AddcdivBackward,
                       lambda x, a, b, v: x + v * a / b), out)
 
 

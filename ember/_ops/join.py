@@ -12,7 +12,7 @@ from .. import _dtype as D
 from .._api import broadcast_shapes
 from .._backend import xp_of
 from .._tensor import Tensor
-from ._core import export, node, record, wrap
+from ._core import export, node, record, wrap, write_out
 from .shape import cat, expand, reshape, stack, unsqueeze
 
 
@@ -223,7 +223,4 @@ def kron(input, other, *, out=None):
     a = reshape(input, *itertools.chain.from_iterable((n, 1) for n in sa))
     b = reshape(other, *itertools.chain.from_iterable((1, n) for n in sb))
     res = reshape(a * b, *(math.prod(p) for p in zip(sa, sb)))
-    if out is not None:
-        out._set_from(res)
-        return out
-    return res
+    return write_out(res, out)

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import xp_of
 from .._tensor import Tensor
-from ._core import dims_arg, export, node, record, wrap, wrap_dim
+from ._core import dims_arg, export, node, record, wrap, wrap_dim, write_out
 from .elementwise import unsupported
 
 # Namedtuples as in torch.return_types
@@ -946,8 +946,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     else:
         r = vector_norm(input, 2.0 if p is None else p, dim, keepdim, dtype=dtype)
     if out is not None:
-        from .elementwise import _out
-        return _out(r, out)
+        return write_out(r, out)
     return r
 
 
@@ -1096,8 +1095,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     pos = xp.minimum(pos, bins - 1)
     r = wrap(xp.bincount(pos, minlength=bins).astype(a.dtype), input._dtype)
     if out is not None:
-        from .elementwise import _out
-        return _out(r, out)
+        return write_out(r, out)
     return r
 
 

@@ -20,6 +20,7 @@ from ._core import (
     wrap,
     wrap_dim,
     write_into,
+    write_out,
 )
 
 
@@ -806,11 +807,7 @@ def cat(tensors, dim=0, *, out=None, axis=None):
             spans.append((off, n))
             off += n
         record(CatBackward0, parts, res, dim=d, spans=spans)
-    if out is not None:
-        write_into(out, res._data, res._dtype) if out.shape == res.shape else \
-            out._set_from(res)
-        return out
-    return res
+    return write_out(res, out)
 
 
 @export()
