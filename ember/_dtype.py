@@ -79,6 +79,19 @@ _BY_NAME = {d.name: d for d in ALL}
 _FROM_NP = {d.np: d for d in ALL}
 
 
+# PyTorch's legacy scalar-type names ("Float" in torch.FloatTensor / FloatStorage
+# and in error messages such as "result type Float can't be cast ...").
+LEGACY_NAMES = {
+    "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+    "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+    "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+}
+
+
+def legacy_name(dt):
+    return LEGACY_NAMES.get(dt.name, dt.name)
+
+
 def _dtype_by_name(name):
     return _BY_NAME[name]
 

@@ -309,12 +309,7 @@ def _typed_from_untyped(untyped, dtype):
 
 
 # PyTorch's legacy typed-storage class names (``torch.FloatStorage`` ...).
-_STORAGE_NAMES = {
-    "float64": "DoubleStorage", "float32": "FloatStorage", "float16": "HalfStorage",
-    "bfloat16": "BFloat16Storage", "int64": "LongStorage", "int32": "IntStorage",
-    "int16": "ShortStorage", "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
-    "complex64": "ComplexFloatStorage", "complex128": "ComplexDoubleStorage",
-}
+_STORAGE_NAMES = {k: v + "Storage" for k, v in D.LEGACY_NAMES.items()}
 
 
 class StorageType:

@@ -597,23 +597,15 @@ def _wrap_dim(dim, ndim):
     return dim + n if dim < 0 else dim
 
 
-_TYPE_NAMES = {
-    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-    "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-    "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
-    "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
-}
-
-
 def _legacy_type_name(t):
-    name = _TYPE_NAMES.get(t._dtype.name, t._dtype.name)
+    name = D.legacy_name(t._dtype) + "Tensor"
     return f"torch.cuda.{name}" if t.is_cuda else f"torch.{name}"
 
 
 def _dtype_from_type_name(s):
     base = s.rsplit(".", 1)[-1]
-    for k, v in _TYPE_NAMES.items():
-        if v == base:
+    for k, v in D.LEGACY_NAMES.items():
+        if v + "Tensor" == base:
             return D._BY_NAME[k]
     raise ValueError(f"invalid type: '{s}'")
 

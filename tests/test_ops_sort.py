@@ -3,6 +3,7 @@ ties, NaN, descending, dtypes), searchsorted/bucketize, unique and
 unique_consecutive, errors and gradcheck."""
 import numpy as np
 import pytest
+import torch
 from reference import check, check_raises, gradcheck, randint, randn
 
 import ember
@@ -182,3 +183,12 @@ def test_half_precision(dtype):
                lambda m, x: x.unique(return_counts=True),
                lambda m, x: m.searchsorted(x.sort().values, x)):
         check(lambda m, x: fn(m, x.to(getattr(m, dtype))), randn(3, 4), grad=False)
+
+
+def test_sort_out_tuple():
+    """``sort(..., out=(values, indices))`` fills and returns the given tensors."""
+    for m in (ember, torch):
+        v, i = m.zeros(0), m.zeros(0, dtype=m.int64)
+        r = m.sort(m.tensor([3.0, 1.0, 2.0]), out=(v, i))
+        assert r.values is v and r.indices is i
+        assert v.tolist() == [1.0, 2.0, 3.0] and i.tolist() == [1, 2, 0]

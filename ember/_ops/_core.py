@@ -250,11 +250,7 @@ def _check_cast(res_dt, self_dt):
                            f"output type {_legacy_name(self_dt)}")
 
 
-def _legacy_name(dt):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-            "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool", "complex64": "ComplexFloat",
-            "complex128": "ComplexDouble"}.get(dt.name, dt.name)
+_legacy_name = D.legacy_name
 
 
 def inplace(self, fn, *args, **kwargs):
@@ -321,9 +317,14 @@ def write_into(self, arr, dt):
 
 def write_out(res, out):
     """Implements ``out=``: ``res`` is written into ``out``, which is resized
-    (keeping its dtype) when the shapes differ, as PyTorch does."""
+    (keeping its dtype) when the shapes differ, as PyTorch does. A tuple of
+    results (``sort``'s values and indices) goes into a tuple of outs."""
     if out is None:
         return res
+    if isinstance(res, tuple):
+        for o, r in zip(out, res):
+            write_out(r, o)
+        return type(res)(*out) if hasattr(res, "_fields") else tuple(out)
     if out._data.shape != res._data.shape:
         out._data = xp_of(out._data).empty(res._data.shape, out._data.dtype)
     write_into(out, res._data, res._dtype)

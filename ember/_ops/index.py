@@ -23,6 +23,7 @@ from ._core import (
     sum_to,
     wrap,
     wrap_dim,
+    write_out,
 )
 from .shape import SelectBackward0, SliceBackward0, basic_view
 
@@ -598,7 +599,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     res = wrap(res, input._dtype)
     record(GatherBackward0, (input, index), res, saved=(index,), in_shape=a.shape, dim=d,
            rows=full)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _scatter_prep(name, input, dim, index, src, rows_out=None):
@@ -701,7 +702,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
     else:
         record(ScatterBackward0 if srct is not None else ScatterBackward1, (input, index, srct),
                res, saved=(index,), dim=d, src_shape=None if srct is None else srct.shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _scatter_add_backward(ctx, g):
@@ -737,7 +738,7 @@ def scatter_add(input, dim, index, src, *, out=None):
         full = None if full is None else wrap(full)
     record(ScatterAddBackward0, (input, index, src), res, saved=(index,), dim=d,
            src_shape=src.shape, rows=full)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 _REDUCE_UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum",
@@ -831,7 +832,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=Non
         record(ScatterReduceBackward0, (input, index, src), res,
                saved=(input, index, src), saved_out=True, dim=d, reduce=reduce,
                include_self=include_self, src_shape=src.shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 # ---------------------------------------------------------------------------
@@ -902,7 +903,7 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
     res = wrap(res.astype(a1.dtype, copy=False).reshape(input._data.shape), input._dtype)
     record(IndexAddBackward0, (input, index, source), res, saved=(index,), dim=d, alpha=alpha,
            src_shape=source.shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _index_add_zeros(shape, d, index, source):
@@ -959,7 +960,7 @@ def index_select(input, dim, index, *, out=None):
         res = xp.take(a, idx, axis=d)
     res = wrap(res, input._dtype)
     record(IndexSelectBackward0, (input, index), res, saved=(index,), in_shape=a.shape, dim=d)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _index_copy_backward(ctx, g):
@@ -989,7 +990,7 @@ def index_copy(input, dim, index, source, *, out=None):
     res = wrap(res.reshape(input._data.shape), input._dtype)
     record(IndexCopyBackward0, (input, index, source), res, saved=(index,), dim=d,
            src_shape=source.shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _index_fill_backward(ctx, g):
@@ -1068,7 +1069,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True, out=No
     full = _expanded_index(wrap(idx), d, s1.shape)
     inp = input.reshape(a1.shape) if input._data.ndim == 0 else input
     res = scatter_reduce(inp, d, full, src, reduce, include_self=include_self)
-    return _into(res.reshape(input.shape) if input._data.ndim == 0 else res, out)
+    return write_out(res.reshape(input.shape) if input._data.ndim == 0 else res, out)
 
 
 # ---------------------------------------------------------------------------
@@ -1113,7 +1114,7 @@ def masked_select(input, mask, *, out=None):
     if STATE.enabled and input._requires_grad:
         mb = mask if mask._data.shape == shape else wrap(xp.ascontiguousarray(m), D.bool)
         record(MaskedSelectBackward0, (input, mask), res, saved=(mb,), shape=shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _masked_scatter_backward(ctx, g):
@@ -1184,7 +1185,7 @@ def take(input, index, *, out=None):
     a = input._data
     res = wrap(a.reshape(-1)[idx], input._dtype)
     record(TakeBackward0, (input, index), res, saved=(index,), in_shape=a.shape)
-    return _into(res, out)
+    return write_out(res, out)
 
 
 def _put_backward(ctx, g):
@@ -1230,7 +1231,7 @@ def take_along_dim(input, indices, dim=None, *, out=None):
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{_legacy(indices)}")
     if dim is None:
-        return _into(gather(input.reshape(-1), 0, indices.reshape(-1)), out)
+        return write_out(gather(input.reshape(-1), 0, indices.reshape(-1)), out)
     nd = input._data.ndim
     if nd != indices._data.ndim:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
@@ -1245,7 +1246,7 @@ def take_along_dim(input, indices, dim=None, *, out=None):
     si[d], ii[d] = ii[d], si[d]
     idx_b = indices.broadcast_to(broadcast_shapes(si, indices.shape))
     in_b = input.broadcast_to(broadcast_shapes(ii, input.shape))
-    return _into(gather(in_b, d, idx_b), out)
+    return write_out(gather(in_b, d, idx_b), out)
 
 
 @export()
@@ -1254,7 +1255,7 @@ def nonzero(input, *, out=None, as_tuple=False):
     xp = xp_of(a)
     if as_tuple:
         return tuple(wrap(i.astype(np.int64, copy=False)) for i in xp.nonzero(_nd1(a)))
-    return _into(wrap(xp.argwhere(a).astype(np.int64, copy=False)), out)
+    return write_out(wrap(xp.argwhere(a).astype(np.int64, copy=False)), out)
 
 
 @export()
@@ -1375,11 +1376,6 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
         AsStridedScatterBackward0)
 
 
-def _into(res, out):
-    if out is None:
-        return res
-    out._set_from(res)
-    return out
 
 
 # In-place forms: Tensor.<name>_ writes the out-of-place result into self.

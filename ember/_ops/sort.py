@@ -13,7 +13,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import xp_of
 from .._tensor import Tensor
-from ._core import FUNCTIONS, as_tensor_like, export, node, record, wrap, wrap_dim
+from ._core import FUNCTIONS, as_tensor_like, export, node, record, wrap, wrap_dim, write_out
 from .index import not_implemented_node
 from .reduce import values_indices
 
@@ -72,7 +72,7 @@ def _sorted_with_indices(input, dim, descending, name, k=None):
 def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     vals, idx, d = _sorted_with_indices(input, dim, descending, "sort")
     record(SortBackward0, (input,), (vals, idx), saved=(idx,), in_shape=input._data.shape, dim=d)
-    return _out(sort_result(vals, idx), out)
+    return write_out(sort_result(vals, idx), out)
 
 
 @export()
@@ -86,26 +86,14 @@ def argsort(input, dim=-1, descending=False, *, stable=False):
 
 @export()
 def msort(input, *, out=None):
-    return _out(sort(input, 0).values, out)
+    return write_out(sort(input, 0).values, out)
 
 
 @export()
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     vals, idx, d = _sorted_with_indices(input, dim, largest, "topk", int(k))
     record(TopkBackward0, (input,), (vals, idx), saved=(idx,), in_shape=input._data.shape, dim=d)
-    return _out(topk_result(vals, idx), out)
-
-
-def _out(res, out):
-    """Writes ``res`` (a tensor or tuple) into ``out=`` tensors, resizing them."""
-    if out is None:
-        return res
-    if isinstance(res, Tensor):
-        out._set_from(res)
-        return out
-    for o, r in zip(out, res):
-        o._set_from(r)
-    return type(res)(*out)
+    return write_out(topk_result(vals, idx), out)
 
 
 # ---------------------------------------------------------------------------
@@ -178,7 +166,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         if srt.size and (int(srt.min()) < 0 or int(srt.max()) >= bs[-1]):
             raise RuntimeError("torch.searchsorted(): sorter index out of range")
     s, v = _search_operands(seq, input, "searchsorted")
-    return _out(_search(s, v, right, srt, out_int32, xp_of(s)), out)
+    return write_out(_search(s, v, right, srt, out_int32, xp_of(s)), out)
 
 
 @export(method=False)
@@ -187,7 +175,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
         raise RuntimeError(f"bucketize(): boundaries tensor must be 1 dimension, but got "
                            f"dim({boundaries._data.ndim})")
     s, v = _search_operands(boundaries, input, "bucketize")
-    return _out(_search(s, v, right, None, out_int32, xp_of(s)), out)
+    return write_out(_search(s, v, right, None, out_int32, xp_of(s)), out)
 
 
 # ---------------------------------------------------------------------------
