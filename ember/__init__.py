@@ -12,7 +12,7 @@ _np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 from . import _blas, _dtype
 
 _blas.init()
-from ._backend import device
+from ._backend import OutOfMemoryError, device
 from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, chalf, complex64, complex128,
                      double, dtype, finfo, float, float16, float32, float64, get_default_dtype,
                      half, iinfo, int, int8, int16, int32, int64, long, promote_types,

@@ -73,6 +73,49 @@ CPU = device("cpu")
 _cupy = None
 
 
+class OutOfMemoryError(RuntimeError):
+    """``ember.OutOfMemoryError`` (also ``ember.cuda.OutOfMemoryError``): the GPU
+    memory pool cannot satisfy an allocation, even after freeing its cache."""
+
+
+# Highest bytes in use in CuPy's pool, per device, since the last reset
+# (ember.cuda.max_memory_allocated); updated by the allocator below.
+peak_bytes = {}
+
+
+def _install_allocator(cp):
+    """Route CuPy's allocations through its memory pool with two additions:
+    the peak of bytes in use is tracked, and running out of memory raises
+    ember's OutOfMemoryError naming the requested size (CuPy's own error
+    names neither PyTorch's type nor the device's state)."""
+    pool = cp.get_default_memory_pool()
+    cupy_oom = cp.cuda.memory.OutOfMemoryError
+    malloc, used_bytes, get_device = pool.malloc, pool.used_bytes, cp.cuda.runtime.getDevice
+
+    def allocate(size):
+        try:
+            mem = malloc(size)
+        except cupy_oom:
+            pool.free_all_blocks()
+            try:
+                mem = malloc(size)
+            except cupy_oom:
+                i = get_device()
+                free, total = cp.cuda.runtime.memGetInfo()
+                raise OutOfMemoryError(
+                    f"CUDA out of memory. Tried to allocate {size / 2**30:.2f} GiB. GPU {i} "
+                    f"has a total capacity of {total / 2**30:.2f} GiB of which "
+                    f"{free / 2**30:.2f} GiB is free; {used_bytes() / 2**30:.2f} GiB is "
+                    f"allocated by ember.") from None
+        used = used_bytes()
+        i = mem.device_id
+        if used > peak_bytes.get(i, 0):
+            peak_bytes[i] = used
+        return mem
+
+    cp.cuda.set_allocator(allocate)
+
+
 def cupy():
     """The cupy module, imported on first use; RuntimeError if CUDA is unusable."""
     global _cupy
@@ -86,6 +129,7 @@ def cupy():
                 "CUDA is not available: ember needs CuPy and an NVIDIA GPU for 'cuda' "
                 f"tensors ({type(e).__name__}: {e}). Install ember[cuda] on a GPU machine."
             ) from None
+        _install_allocator(cp)
         _cupy = cp
     return _cupy
 
@@ -122,15 +166,72 @@ def device_of_array(arr):
     return device("cuda", arr.device.id)
 
 
+def to_host(arr):
+    """``arr`` as a NumPy array (a copy from the GPU for CuPy arrays)."""
+    return arr if isinstance(arr, np.ndarray) else \
+        arr.get() if hasattr(arr, "get") and not isinstance(arr, np.generic) else np.asarray(arr)
+
+
+def accumulate(xp, name, a, axis):
+    """``xp.<name>.accumulate(a, axis)`` for an associative binary ufunc
+    (maximum, minimum, logaddexp). CuPy has no ufunc.accumulate, so there it
+    is a Hillis-Steele scan: log2(n) elementwise steps over shifted copies."""
+    ufunc = getattr(xp, name)
+    if xp is np:
+        return ufunc.accumulate(a, axis=axis)
+    r = xp.moveaxis(a, axis, -1)
+    n, s = r.shape[-1], 1
+    while s < n:
+        r = xp.concatenate([r[..., :s], ufunc(r[..., s:], r[..., :-s])], axis=-1)
+        s *= 2
+    return xp.moveaxis(r, -1, axis)
+
+
+def is_pinned(arr):
+    """Whether NumPy array ``arr`` lives in page-locked (pinned) host memory."""
+    if _cupy is None or not isinstance(arr, np.ndarray):
+        return False
+    pinned = _cupy.cuda.PinnedMemoryPointer
+    while arr is not None:
+        if isinstance(arr, pinned):
+            return True
+        arr = getattr(arr, "base", None)
+    return False
+
+
+def pin(arr):
+    """A copy of NumPy array ``arr`` in pinned host memory (``Tensor.pin_memory``)."""
+    out = pinned_empty(arr.shape, arr.dtype)
+    out[...] = arr
+    return out
+
+
+def pinned_empty(shape, dtype):
+    cupy()  # a clear "CUDA is not available" on machines without it, as PyTorch
+    import cupyx
+    return cupyx.empty_pinned(shape, dtype)
+
+
 def to_device(arr, dev, non_blocking=False):
-    """Copy ``arr`` to ``dev`` (returns ``arr`` itself when already there)."""
+    """Copy ``arr`` to ``dev`` (returns ``arr`` itself when already there).
+
+    As in PyTorch, ``non_blocking`` copies are asynchronous on the current
+    stream only between pinned host memory and the GPU: a copy to the CPU then
+    lands in a new pinned array that is filled once the stream gets there."""
     src = device_of_array(arr)
     if src == dev:
         return arr
-    if dev.type == "cpu":
-        return arr.get()
     cp = cupy()
+    stream = cp.cuda.get_current_stream()
+    if dev.type == "cpu":
+        if non_blocking:
+            return arr.get(stream=stream, out=pinned_empty(arr.shape, arr.dtype))
+        return arr.get()
     with cp.cuda.Device(dev.index):
         if src.type == "cpu":
+            if non_blocking and is_pinned(arr):
+                out = cp.empty(arr.shape, arr.dtype)
+                out.set(arr, stream=stream)
+                return out
             return cp.asarray(arr)
         return cp.array(arr, copy=True)

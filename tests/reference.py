@@ -286,3 +286,25 @@ def opinfo_samples(name, dtype=torch.float32, requires_grad=False, variant=""):
     op = opinfo(name, variant)
     for s in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
         yield s.input, tuple(s.args), dict(s.kwargs)
+
+
+# OpInfo calls these as methods (self first), unlike ember's function form.
+_METHOD_STYLE = {"where"}
+
+
+def ember_op(name):
+    """The ember callable for OpInfo entry ``name`` (``'nn.functional.relu'``),
+    taking OpInfo's sample arguments; None when ember has no such op."""
+    if name in _METHOD_STYLE:
+        return lambda x, *a, **k: getattr(x, name)(*a, **k)
+    if name == "einsum":  # OpInfo's wrapper takes (operands, equation)
+        return lambda ops, eq: ember.einsum(eq, *ops)
+    obj = ember
+    for part in name.split("."):
+        try:
+            obj = getattr(obj, part, None)
+        except ImportError:
+            return None
+        if obj is None:
+            return None
+    return obj

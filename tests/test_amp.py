@@ -11,6 +11,10 @@ import ember
     lambda m, a, b: a @ b, lambda m, a, b: m.mm(a, b), lambda m, a, b: a + 1,
     lambda m, a, b: (a @ b) + a[:, :1], lambda m, a, b: m.nn.functional.linear(a, b.t()),
     lambda m, a, b: m.bmm(a[None], b[None]), lambda m, a, b: a.exp(),
+    lambda m, a, b: (a @ b).exp(), lambda m, a, b: (a @ b).sum(),
+    lambda m, a, b: m.nn.functional.conv2d(a[None, None], b[None, None, :3, :3]),
+    lambda m, a, b: m.nn.functional.conv_transpose1d(a[None], b[:, :, None]),
+    lambda m, a, b: m.nn.functional.layer_norm(a @ b, (4,)),
 ])
 def test_autocast_cpu_dtypes(fn):
     a, b = randn(4, 4), randn(4, 4)

@@ -44,3 +44,33 @@ def test_cuda_autograd_matches_cpu():
         res.append((x.grad.cpu().numpy(), W.grad.cpu().numpy()))
     for c, g in zip(*res):
         np.testing.assert_allclose(c, g, rtol=1e-4, atol=1e-6)
+
+
+def test_cpu_only_pinning_and_errors():
+    if ember.cuda.is_available():
+        pytest.skip("machine has a GPU")
+    x = ember.ones(3)
+    assert x.is_pinned() is False
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        x.pin_memory()
+    assert ember.OutOfMemoryError is ember.cuda.OutOfMemoryError
+    assert issubclass(ember.OutOfMemoryError, RuntimeError)
+    assert ember.cuda.max_memory_allocated() == 0
+
+
+class _ScanOnly:
+    """NumPy without ufunc.accumulate, as CuPy: exercises the scan fallback."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "logaddexp"])
+def test_accumulate_scan_matches_numpy(name):
+    from ember._backend import accumulate
+    a = np.random.default_rng(0).standard_normal((3, 13, 4))
+    a[1, 5, 2] = np.nan
+    for axis in (0, 1, 2, -1):
+        # max/min exactly; logaddexp up to rounding (the scan adds in another order)
+        np.testing.assert_allclose(accumulate(_ScanOnly(), name, a, axis),
+                                   getattr(np, name).accumulate(a, axis=axis), rtol=1e-13)

@@ -3,7 +3,7 @@ registers that PyTorch's OpInfo database also knows: the op list comes from
 ember's registry, so new ops are covered automatically."""
 import pytest
 import torch
-from reference import op_db
+from reference import ember_op, op_db
 
 import ember
 
@@ -21,22 +21,6 @@ RANDOM = {"normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
           "nn.functional.gumbel_softmax", "uniform", "cauchy", "exponential", "geometric",
           "log_normal", "poisson",
           "nn.functional.multi_head_attention_forward"}  # its sample uses dropout
-# OpInfo calls these as methods (self first), unlike ember's function form.
-METHOD_STYLE = {"where"}
-
-
-def _resolve(name):
-    obj = ember
-    for part in name.split("."):
-        try:
-            obj = getattr(obj, part, None)
-        except ImportError:
-            return None
-        if obj is None:
-            return None
-    return obj
-
-
 def _registry_ops():
     names = set(ember._ops.FUNCTIONS)
     out = []
@@ -86,10 +70,7 @@ def _to_ember(obj, leaves):
 def test_gradcheck(name):
     if name in KNOWN:
         pytest.xfail(KNOWN[name])
-    fn = _resolve(name) if name not in METHOD_STYLE else \
-        (lambda x, *a, **k: getattr(x, name)(*a, **k))
-    if name == "einsum":  # OpInfo's wrapper takes (operands, equation)
-        fn = lambda ops, eq: ember.einsum(eq, *ops)  # noqa: E731
+    fn = ember_op(name)
     if fn is None:
         pytest.skip(f"ember has no {name}")
     op = next(o for o in op_db() if o.name == name and not o.variant_test_name)

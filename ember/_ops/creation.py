@@ -321,8 +321,9 @@ def complex(real, imag, *, out=None):
         raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
                            f"{real._dtype.name.capitalize()} and "
                            f"{imag._dtype.name.capitalize()}")
-    j = _wrap(np.asarray(1j, dtype=real._dtype.to_complex().np), real._dtype.to_complex())
-    return real.to(real._dtype.to_complex()) + imag * j
+    cdt = real._dtype.to_complex()
+    j = _wrap(xp_of(real._data).asarray(1j, dtype=cdt.np), cdt)
+    return real.to(cdt) + imag * j
 
 
 @export(method=False)

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import xp_of
+from .._backend import to_host, xp_of
 from .._tensor import Tensor
 from ._core import FUNCTIONS, METHODS, export, inplace, node, record, wrap, wrap_dim
 from ._outarg import with_out
@@ -128,7 +128,7 @@ def _real_dtype(dt):
 
 def _batch_info(infos, name, msg):
     """Raise LinAlgError for the first nonzero LAPACK-style ``info``."""
-    flat = np.asarray(infos).reshape(-1)
+    flat = to_host(infos).reshape(-1)
     bad = np.nonzero(flat)[0]
     if bad.size:
         b = int(bad[0])

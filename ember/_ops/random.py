@@ -2,15 +2,19 @@
 in-place ``*_`` samplers.
 
 Streams come from NumPy's PCG64; they are deterministic for a seed but not
-bit-identical to PyTorch's Mersenne Twister (see DESIGN.md §3). CUDA tensors
-are sampled on the host and copied, which keeps one stream per seed.
+bit-identical to PyTorch's Mersenne Twister (see DESIGN.md §3). As in PyTorch,
+CUDA has its own stream, seeded by ``manual_seed`` (or ``ember.cuda.manual_seed``):
+``rand``/``randn``/``randint`` and the ``uniform_``/``normal_``/``bernoulli_``/
+``random_`` samplers (dropout, init) draw on the GPU with CuPy's generator. The
+rarer samplers, and any draw given an explicit ``generator``, sample on the host
+and copy.
 """
 import pickle
 
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import canonical, to_device
+from .._backend import canonical, cupy, to_device, xp_of
 from .._tensor import Tensor, _wrap
 from ._core import FUNCTIONS, METHODS, export, shape_arg, write_into
 from .creation import _finish as _out  # array -> tensor on device, requires_grad set
@@ -71,13 +75,30 @@ def _rng(generator):
     return (generator or default_generator)._rng
 
 
+_CUDA = {"seed": None, "rng": None}  # the CUDA stream: its seed, and CuPy's generator
+
+
+def cuda_manual_seed(seed):
+    _CUDA["seed"], _CUDA["rng"] = int(seed) & 0xFFFF_FFFF_FFFF_FFFF, None
+
+
+def _rng_on(generator, device):
+    """The generator for a draw on ``device``: CuPy's for CUDA (unless the caller
+    passed one), else the host's."""
+    if generator is not None or device is None or device.type != "cuda":
+        return _rng(generator)
+    rng = _CUDA["rng"]
+    if rng is None:
+        seed = _CUDA["seed"]
+        rng = _CUDA["rng"] = cupy().random.default_rng(
+            default_generator.initial_seed() if seed is None else seed)
+    return rng
+
+
 @export(method=False)
 def manual_seed(seed):
     default_generator.manual_seed(seed)
-    import sys
-    cuda = sys.modules.get("ember.cuda")
-    if cuda is not None and getattr(cuda, "_initialized", False):
-        cuda.manual_seed_all(seed)
+    cuda_manual_seed(seed)
     return default_generator
 
 
@@ -114,7 +135,8 @@ def _sampler(fill):
             raise RuntimeError(f"\"check_uniform_bounds\" not implemented for "
                                f"'{dt.name.capitalize()}'")
         shape = shape_arg(size)
-        return _out(fill(_rng(generator), shape, dt), dt, device, requires_grad)
+        dev = canonical(device)
+        return _out(fill(_rng_on(generator, dev), shape, dt), dt, dev, requires_grad)
     return f
 
 
@@ -148,8 +170,9 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
     dt = dtype or D.int64
-    arr = _rng(generator).integers(low, high, size=tuple(size)).astype(dt.np)
-    return _out(arr, dt, device, requires_grad)
+    dev = canonical(device)
+    arr = _rng_on(generator, dev).integers(low, high, size=tuple(size)).astype(dt.np)
+    return _out(arr, dt, dev, requires_grad)
 
 
 @export(method=False)
@@ -244,11 +267,13 @@ def poisson(input, generator=None):
 
 # In-place samplers -------------------------------------------------------------
 
-def _inplace_sampler(name, draw):
+def _inplace_sampler(name, draw, on_device=False):
     def f(self, *args, generator=None, **kwargs):
-        arr = draw(_rng(generator), self._data.shape, self._dtype, *args, **kwargs)
-        if self.device.type != "cpu":
-            arr = to_device(np.asarray(arr), self.device)
+        dev = self.device
+        rng = _rng_on(generator, dev) if on_device else _rng(generator)
+        arr = draw(rng, self._data.shape, self._dtype, *args, **kwargs)
+        if dev.type != "cpu" and xp_of(arr) is np:
+            arr = to_device(np.asarray(arr), dev)
         write_into(self, arr.astype(self._dtype.np, copy=False), self._dtype)
         return self
     f.__name__ = name
@@ -256,9 +281,10 @@ def _inplace_sampler(name, draw):
 
 
 _inplace_sampler("uniform_", lambda rng, s, dt, a=0.0, b=1.0, **k:
-                 a + (b - a) * _uniform_arr(rng, s, D.float64))
+                 a + (b - a) * _uniform_arr(rng, s, D.float64), on_device=True)
 _inplace_sampler("normal_", lambda rng, s, dt, mean=0.0, std=1.0, **k:
-                 mean + std * _normal_arr(rng, s, D.float64 if dt is D.float64 else D.float32))
+                 mean + std * _normal_arr(rng, s, D.float64 if dt is D.float64 else D.float32),
+                 on_device=True)
 _inplace_sampler("exponential_", lambda rng, s, dt, lambd=1.0, **k:
                  rng.exponential(1.0 / lambd, s))
 _inplace_sampler("cauchy_", lambda rng, s, dt, median=0.0, sigma=1.0, **k:
@@ -267,7 +293,8 @@ _inplace_sampler("log_normal_", lambda rng, s, dt, mean=1.0, std=2.0, **k:
                  rng.lognormal(mean, std, s))
 _inplace_sampler("geometric_", lambda rng, s, dt, p, **k: rng.geometric(p, s))
 _inplace_sampler("bernoulli_", lambda rng, s, dt, p=0.5, **k:
-                 rng.random(s) < (p._data if isinstance(p, Tensor) else p))
+                 rng.random(s, dtype=np.float32) < (p._data if isinstance(p, Tensor) else p),
+                 on_device=True)
 
 
 def _random_draw(rng, s, dt, low=None, high=None, **k):
@@ -280,4 +307,4 @@ def _random_draw(rng, s, dt, low=None, high=None, **k):
     return rng.integers(low, high, size=s)
 
 
-_inplace_sampler("random_", _random_draw)
+_inplace_sampler("random_", _random_draw, on_device=True)

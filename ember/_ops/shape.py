@@ -549,7 +549,7 @@ AsStridedBackward0 = node("AsStridedBackward0", lambda ctx, g: _as_strided_grad(
 @export()
 def as_strided(input, size, stride, storage_offset=None):
     a = input._data
-    root = input._root_array() if type(a) is np.ndarray else a
+    root = input._root_array()
     isz = input._dtype.itemsize
     off = input.storage_offset() if storage_offset is None else storage_offset
     flat = root.reshape(-1) if root.flags.c_contiguous else root.ravel()
@@ -560,7 +560,8 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"offset {off}, and itemsize {isz} requiring a storage size of "
                            f"{need * isz} are out of bounds for storage of size "
                            f"{flat.size * isz}")
-    v = np.lib.stride_tricks.as_strided(flat[off:], size, tuple(s * isz for s in stride))
+    v = xp_of(a).lib.stride_tricks.as_strided(flat[off:], size,
+                                              tuple(s * isz for s in stride))
     out = make_view(input, v, lambda t: t.as_strided(size, stride, storage_offset))
     if input._requires_grad:
         record(AsStridedBackward0, (input,), out, in_shape=a.shape, size=size, stride=stride,
@@ -598,7 +599,7 @@ def unfold(input, dimension, size, step):
     else:
         shape = a.shape[:d] + (count,) + a.shape[d + 1:] + (size,)
         strides = a.strides[:d] + (a.strides[d] * step,) + a.strides[d + 1:] + (a.strides[d],)
-        v = np.lib.stride_tricks.as_strided(a, shape, strides)
+        v = xp_of(a).lib.stride_tricks.as_strided(a, shape, strides)
     out = make_view(input, v, lambda t: unfold(t, dimension, size, step))
     if input._requires_grad:
         record(UnfoldBackward0, (input,), out, in_shape=a.shape, d=d, size=size, step=step)

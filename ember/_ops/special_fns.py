@@ -14,7 +14,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from .elementwise import _binary, _unary, _where
-from .special_math import _sp
+from .special_math import _on_host, _sp
 
 _R = "bif"
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -137,7 +137,7 @@ scaled_modified_bessel_k0 = _u("special_scaled_modified_bessel_k0",
 scaled_modified_bessel_k1 = _u("special_scaled_modified_bessel_k1",
                                lambda xp, x: _sp(xp).k1e(x))
 spherical_bessel_j0 = _u("special_spherical_bessel_j0", _spherical_j0)
-airy_ai = _u("special_airy_ai", lambda xp, x: _sp(xp).airy(x)[0])
+airy_ai = _u("special_airy_ai", lambda xp, x: _on_host(xp, lambda sp, h: sp.airy(h)[0], x))
 
 # ---------------------------------------------------------------------------
 # Orthogonal polynomials of degree n (a tensor or a number; truncated to an

@@ -26,6 +26,14 @@ def _sp(xp):
     return sp
 
 
+def _on_host(xp, f, *arrays):
+    """``f(scipy.special, *arrays)`` for the functions cupyx lacks (airy): on
+    CUDA the arrays go to the host and the result comes back."""
+    if xp is np:
+        return f(_sp(np), *arrays)
+    return xp.asarray(f(_sp(np), *(a.get() for a in arrays)))
+
+
 _2_SQRT_PI = 2 / math.sqrt(math.pi)
 _SQRT_PI_2 = math.sqrt(math.pi) / 2
 _LOG_PI = math.log(math.pi)
@@ -97,7 +105,7 @@ def _polygamma_fwd(xp, x, n):
     if n == 0:
         return sp.psi(x)
     # PyTorch's zeta-based kernel gives NaN at +inf (SciPy: the limit 0)
-    r = sp.polygamma(n, x)
+    r = sp.polygamma(xp.asarray(n, dtype=np.float64), x)  # CuPy needs n as an array
     return xp.where(x == np.inf, np.nan, r).astype(x.dtype, copy=False)
 
 

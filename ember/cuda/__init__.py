@@ -18,8 +18,7 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
 _initialized = False
 
 
-class OutOfMemoryError(RuntimeError):
-    """Raised when the GPU memory pool cannot satisfy an allocation."""
+OutOfMemoryError = _backend.OutOfMemoryError
 
 
 @functools.lru_cache(maxsize=None)
@@ -135,10 +134,9 @@ def manual_seed(seed):
 
 
 def manual_seed_all(seed):
-    # CUDA tensors draw from the CPU generator (see ember/_ops/random.py); a
-    # separate CUDA stream of random numbers is not kept.
-    if is_available():
-        _cp().random.seed(int(seed) & 0xFFFFFFFF)
+    """Seeds the CUDA stream of random numbers (ember/_ops/random.py)."""
+    from .._ops.random import cuda_manual_seed
+    cuda_manual_seed(seed)
 
 
 class Stream:
@@ -210,21 +208,18 @@ def current_stream(device=None):
 
 
 default_stream = current_stream
-_peak = {}
 
 
 def memory_allocated(device=None):
-    if not is_available():
-        return 0
-    used = _cp().get_default_memory_pool().used_bytes()
-    i = _index(device)
-    _peak[i] = max(_peak.get(i, 0), used)
-    return used
+    """Bytes in use in CuPy's memory pool (it serves every CUDA device ember uses)."""
+    return _cp().get_default_memory_pool().used_bytes() if is_available() else 0
 
 
 def max_memory_allocated(device=None):
-    memory_allocated(device)
-    return _peak.get(_index(device) if is_available() else 0, 0)
+    """Peak of ``memory_allocated`` since the start or ``reset_peak_memory_stats``."""
+    if not is_available():
+        return 0
+    return max(_backend.peak_bytes.get(_index(device), 0), memory_allocated(device))
 
 
 def memory_reserved(device=None):
@@ -236,7 +231,7 @@ max_memory_reserved = memory_reserved
 
 def reset_peak_memory_stats(device=None):
     if is_available():
-        _peak[_index(device)] = _cp().get_default_memory_pool().used_bytes()
+        _backend.peak_bytes[_index(device)] = memory_allocated(device)
 
 
 def empty_cache():

@@ -1,6 +1,7 @@
 """Stochastic gradient descent (``torch.optim.SGD``)."""
 import numpy as np
 
+from ._cuda_fused import sgd_momentum_step
 from .optimizer import (
     _ArrayOptimizer,
     _check_fused,
@@ -49,6 +50,10 @@ class SGD(_ArrayOptimizer):
                     buf_t = state["momentum_buffer"] = _state_like(p)
                     buf = _real(buf_t._data)
                     np.copyto(buf, g)
+                elif type(a) is not np.ndarray:  # CUDA: one fused kernel
+                    sgd_momentum_step(a, g, _real(buf_t._data), lr, momentum, dampening,
+                                      nesterov)
+                    continue
                 else:
                     buf = _real(buf_t._data)
                     buf *= momentum
