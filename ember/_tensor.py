@@ -9,9 +9,9 @@ import weakref
 import numpy as np
 
 from . import _dtype as D
-from ._backend import CPU, device_of_array
+from ._backend import CPU, device_of_array, is_pinned, pin
 from .autograd.grad_mode import STATE
-from .autograd.graph import AccumulateGrad
+from .autograd.graph import AccumulateGrad, run_backward
 
 __all__ = ["Tensor"]
 
@@ -276,9 +276,7 @@ class Tensor:
     def _accumulator(self):
         acc = self._accum() if self._accum is not None else None
         if acc is None:
-            acc = AccumulateGrad(self)
-            acc._meta = None
-            acc._out_meta = ((self._data.shape, self._dtype, self.device),)
+            acc = AccumulateGrad(self)  # (a sink: needs no output metadata)
             self._accum = weakref.ref(acc)
         return acc
 
@@ -326,6 +324,14 @@ class Tensor:
         return _DictHandle(self._post_hooks, id(hook))
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        d = self._data
+        if gradient is None and inputs is None and self._base is None and \
+                self._grad_fn is not None and type(d) is _ndarray and d.size == 1 and \
+                self._dtype._cat >= 2:
+            # loss.backward(), the common case: straight to the engine
+            run_backward((self,), (_wrap(np.ones(d.shape, d.dtype), self._dtype),),
+                         create_graph if retain_graph is None else retain_graph, create_graph)
+            return
         from .autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -508,10 +514,17 @@ class Tensor:
         return self.to(D.complex128)
 
     def pin_memory(self, device=None):
-        return self  # NumPy memory needs no pinning; CuPy copies stage through it
+        """A copy in page-locked host memory, so copies to the GPU can be
+        asynchronous (``non_blocking=True``); needs CUDA, as in PyTorch."""
+        if self.is_cuda:
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be "
+                               f"pinned")
+        if is_pinned(self._data):
+            return self
+        return _wrap(pin(self._data), self._dtype)
 
     def is_pinned(self, device=None):
-        return False
+        return is_pinned(self._data)
 
     def share_memory_(self):
         return self

@@ -25,7 +25,7 @@ from .. import _dtype as D
 from .._backend import CPU, device_of_array, xp_of
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
-from ..autograd.graph import Node, SavedTensor
+from ..autograd.graph import Node, _saved_hooks, save, saved_tensor
 
 FUNCTIONS = {}   # name -> callable exposed as ember.<name>
 METHODS = {}     # name -> callable installed as Tensor.<name>
@@ -47,9 +47,13 @@ def export(*names, method=True, function=True):
     return deco
 
 
-def node(name, backward):
-    """The Node subclass ``name`` (``'MulBackward0'``) whose rule is ``backward``."""
-    return type(name, (Node,), {"__slots__": (), "backward": staticmethod(backward)})
+def node(name, backward, arrays=None):
+    """The Node subclass ``name`` (``'MulBackward0'``) whose rule is ``backward``;
+    ``arrays`` is its optional rule on raw arrays (see Node._array_backward)."""
+    ns = {"__slots__": (), "backward": staticmethod(backward)}
+    if arrays is not None:
+        ns["_array_backward"] = staticmethod(arrays)
+    return type(name, (Node,), ns)
 
 
 # ---------------------------------------------------------------------------
@@ -63,25 +67,43 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
     Returns the node or None."""
     if not STATE.enabled:
         return None
-    edges, meta, needs = [], [], []
-    anyrg = False
-    for t in inputs:
-        if isinstance(t, Tensor) and t._requires_grad:
-            anyrg = True
-            fn = t._grad_fn if t._base is None else t.grad_fn
-            edges.append((fn, t._output_nr) if fn is not None else (t._accumulator(), 0))
-            meta.append((t._data.shape, t._dtype))
-            needs.append(True)
-        else:
-            edges.append(_NO_EDGE)
-            meta.append(None)
-            needs.append(False)
-    if not anyrg:
-        return None
-    n = cls() if isinstance(cls, type) else cls
-    n.next_functions = tuple(edges)
-    n._meta = meta
-    n.needs_input_grad = tuple(needs)
+    k = len(inputs)
+    if k == 1:  # the common unary and binary cases, without lists
+        t = inputs[0]
+        if not (isinstance(t, Tensor) and t._requires_grad):
+            return None
+        n = cls() if isinstance(cls, type) else cls
+        n.next_functions = (_edge(t),)
+        n._meta = ((t._data.shape, t._dtype),)
+        n.needs_input_grad = _NEED1
+    elif k == 2:
+        a, b = inputs
+        ra = isinstance(a, Tensor) and a._requires_grad
+        rb = isinstance(b, Tensor) and b._requires_grad
+        if not (ra or rb):
+            return None
+        n = cls() if isinstance(cls, type) else cls
+        n.next_functions = (_edge(a) if ra else _NO_EDGE, _edge(b) if rb else _NO_EDGE)
+        n._meta = ((a._data.shape, a._dtype) if ra else None,
+                   (b._data.shape, b._dtype) if rb else None)
+        n.needs_input_grad = (ra, rb)
+    else:
+        edges, meta, needs = [], [], []
+        for t in inputs:
+            if isinstance(t, Tensor) and t._requires_grad:
+                edges.append(_edge(t))
+                meta.append((t._data.shape, t._dtype))
+                needs.append(True)
+            else:
+                edges.append(_NO_EDGE)
+                meta.append(None)
+                needs.append(False)
+        if True not in needs:
+            return None
+        n = cls() if isinstance(cls, type) else cls
+        n.next_functions = tuple(edges)
+        n._meta = meta
+        n.needs_input_grad = tuple(needs)
     if type(outputs) is Tensor:
         d = outputs._data
         n._out_meta = ((d.shape, outputs._dtype,
@@ -107,13 +129,40 @@ def record(cls, inputs, outputs, saved=(), saved_out=False, **attrs):
         n._out_meta = om
         first = outs[0]
     if saved or saved_out:
-        s = [None if t is None else SavedTensor(t) for t in saved]
-        if saved_out:
-            s.append(SavedTensor(first, True))
-        n._saved = s
+        # Saved entries are (tensor, version, is_output) tuples (see graph.save).
+        if _saved_hooks:
+            s = [None if t is None else save(t) for t in saved]
+            if saved_out:
+                s.append(save(first, True))
+            n._saved = tuple(s)
+        else:
+            k = len(saved)
+            if k == 0:
+                s = ()
+            elif k == 1:
+                t = saved[0]
+                s = ((t, t._version[0], False) if t is not None else None,)
+            elif k == 2:
+                t, u = saved
+                s = ((t, t._version[0], False) if t is not None else None,
+                     (u, u._version[0], False) if u is not None else None)
+            else:
+                s = tuple([None if t is None else (t, t._version[0], False) for t in saved])
+            if saved_out:
+                s += ((first, first._version[0], True),)
+            n._saved = s
     if attrs:
         n.__dict__.update(attrs)
     return n
+
+
+_NEED1 = (True,)
+
+
+def _edge(t):
+    """The (node, output_nr) that gradients for ``t`` (which requires grad) go to."""
+    fn = t._grad_fn if t._base is None else t.grad_fn
+    return (fn, t._output_nr) if fn is not None else (t._accumulator(), 0)
 
 
 _NO_EDGE = (None, 0)
@@ -163,6 +212,15 @@ def scalar_array(v, dt, like):
     return xp_of(like).asarray(v, dtype=dt.np)
 
 
+def _scalar_operand(v, dt):
+    """Python scalar ``v`` as a NumPy scalar of dtype ``dt``: CuPy passes it to the
+    kernel as an argument (a 0-dim device array costs a host-to-device copy)."""
+    try:
+        return dt.np.type(v)
+    except OverflowError:
+        return np.asarray(v).astype(dt.np)[()]
+
+
 def cast(a, dt):
     """Array ``a`` as dtype ``dt`` (no copy when already so)."""
     return a if a.dtype == dt.np else a.astype(dt.np)
@@ -188,7 +246,8 @@ def operands(a, b):
             not a._dtype.is_floating_point else a._dtype
         if b is None or isinstance(b, (str, list, tuple)) or not _is_scalar(b):
             raise TypeError(f"unsupported operand type: {type(b).__name__}")
-        return cast(x, dt), scalar_array(b, dt, x), dt
+        return cast(x, dt), scalar_array(b, dt, x) if type(x) is _ndarray else \
+            _scalar_operand(b, dt), dt
     if isinstance(b, Tensor):
         y, x, dt = operands(b, a)
         return x, y, dt
@@ -205,7 +264,11 @@ def check_broadcast(sa, sb):
 
 
 def _is_scalar(v):
-    return isinstance(v, (numbers.Number, np.generic)) and not isinstance(v, Tensor)
+    return type(v) in _PY_SCALARS or (isinstance(v, (numbers.Number, np.generic)) and
+                                      not isinstance(v, Tensor))
+
+
+_PY_SCALARS = frozenset((bool, int, float, complex))  # (skips the slow ABC check)
 
 
 def as_tensor_like(v, like):
@@ -278,13 +341,13 @@ def inplace(self, fn, *args, **kwargs):
         write_into(self, res._data, res._dtype)
         return self
     node = res._grad_fn
-    if any(s is not None and s.tensor is self for s in node._saved):
+    if any(saved_tensor(s) is self for s in node._saved):
         # The op saved ``self``, which is about to be overwritten: it keeps a copy
         # of the old value instead (PyTorch's ``original_self``).
         old = _wrap(self._data.copy(), self._dtype)
         old._grad_fn, old._output_nr = self.grad_fn, self._output_nr
         old._requires_grad = self._requires_grad
-        node._saved = tuple(SavedTensor(old) if s is not None and s.tensor is self else s
+        node._saved = tuple(save(old) if saved_tensor(s) is self else s
                             for s in node._saved)
     _check_cast(res._dtype, self._dtype)
     if res._dtype is not self._dtype:
@@ -342,8 +405,8 @@ def _adopt(self, res):
 
 
 def _retarget(s, old, new):
-    if s is not None and s.tensor is old:
-        s = SavedTensor(new, s.is_output)
+    if saved_tensor(s) is old:
+        s = save(new, s[2])
     return s
 
 
@@ -462,6 +525,11 @@ def shape_arg(size):
     """``(2, 3)``, ``[2, 3]``, ``ember.Size`` or varargs ``2, 3`` → tuple of ints."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
+    for s in size:
+        if type(s) is not int:
+            break
+    else:  # all plain ints, the common case
+        return tuple(size)
     out = []
     for s in size:
         if isinstance(s, Tensor):
@@ -493,7 +561,9 @@ AUTOCAST = {}   # device type -> low-precision dtype while an autocast region is
 def autocast_op(policy):
     """Decorates an op with an autocast policy, as PyTorch's op lists:
     'low' — floating tensor arguments run in the autocast dtype (matmul, conv);
-    'fp32' — low-precision floating arguments run in float32 (softmax, losses)."""
+    'fp32' — low-precision floating arguments run in float32 (softmax, losses);
+    'fp32_cuda' — float32 under CUDA autocast only (exp, sum: see CUDA_FP32).
+    Only positional tensor arguments are cast."""
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -505,6 +575,31 @@ def autocast_op(policy):
     return deco
 
 
+# Ops PyTorch's CUDA autocast runs in float32 beyond the lists both devices
+# share (its CPU autocast leaves these in the input dtype). Wrapped once all op
+# modules are loaded (``_ops/__init__.py``); norm-module functions by attribute.
+CUDA_FP32 = ("acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p",
+             "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "sum", "prod",
+             "cumsum", "cumprod", "logsumexp", "norm", "dist", "renorm", "cdist")
+CUDA_FP32_NORMS = ("layer_norm", "group_norm")
+
+
+def wrap_cuda_fp32_ops(norm_module):
+    wrapped = {}
+    for table in (FUNCTIONS, METHODS):
+        for name in CUDA_FP32:
+            fn = table.get(name)
+            if fn is not None:
+                if fn not in wrapped:
+                    wrapped[fn] = autocast_op("fp32_cuda")(fn)
+                table[name] = wrapped[fn]
+    for name in CUDA_FP32_NORMS:
+        fn = getattr(norm_module, name)
+        setattr(norm_module, name, autocast_op("fp32_cuda")(fn))
+        if FUNCTIONS.get(name) is fn:
+            FUNCTIONS[name] = getattr(norm_module, name)
+
+
 def _autocast_args(policy, args):
     out = []
     for a in args:
@@ -514,7 +609,8 @@ def _autocast_args(policy, args):
             if low is not None:
                 if policy == "low" and a._dtype is not low:
                     a = a.to(low)
-                elif policy == "fp32" and a._dtype in (D.float16, D.bfloat16):
+                elif (policy == "fp32" or policy == "fp32_cuda" and dev == "cuda") and \
+                        a._dtype in (D.float16, D.bfloat16):
                     a = a.to(D.float32)
         elif isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
             a = type(a)(_autocast_args(policy, a))

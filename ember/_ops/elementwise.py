@@ -56,7 +56,7 @@ def _on_arrays(rule, tensors):
     arrs = [t._data for t in tensors]
     for a in arrs:
         if type(a) is not np.ndarray or a.dtype not in _FAST_DT:
-            return None
+            return _fused(rule, arrs) if tensors[0].is_cuda else None
     try:
         r = rule(*arrs)
     except (AttributeError, TypeError):
@@ -64,6 +64,117 @@ def _on_arrays(rule, tensors):
         return None
     _ARRAY_OK[rule] = True
     return wrap(r) if type(r) is np.ndarray else None
+
+
+# On CUDA the same rules are compiled by ``cupy.fuse`` into one kernel each
+# (instead of one kernel per operator); rules fuse can't compile run as ops.
+_FUSED = {}
+
+
+def _fused(rule, arrs):
+    f = _FUSED.get(rule)
+    if f is False or any(a.dtype not in _FAST_DT for a in arrs):
+        return None
+    try:
+        if f is None:
+            f = _FUSED[rule] = xp_of(arrs[0]).fuse()(rule)
+        r = f(*arrs)
+    except Exception:  # noqa: BLE001 - anything fuse can't compile: use the ember ops
+        _FUSED[rule] = False
+        return None
+    return wrap(r) if getattr(r, "shape", None) is not None and not isinstance(
+        r, np.generic) else None
+
+
+# The engine runs the same rules on arrays itself (``Node._array_backward``),
+# passing array gradients from node to node: no Tensor per intermediate
+# gradient. ``_on_arrays`` then serves the other callers (``Node.apply``, CUDA).
+_nd = np.ndarray
+
+
+def _array_result(r):
+    """A rule's result as an array, or None (then the Tensor rule runs)."""
+    if type(r) is _nd:
+        return r
+    if isinstance(r, np.generic) and r.dtype in _FAST_DT:  # 0-dim operands give scalars
+        return np.asarray(r)
+    return None
+
+
+def _unary_arrays(grad):
+    """The array form of unary rule ``grad(g, *saved)``."""
+    ok = [True]
+
+    def rule(ctx, g):
+        if type(g) is not _nd or g.dtype not in _FAST_DT or not ok[0]:
+            return None
+        args = [g]
+        for t in ctx.saved_tensors:
+            a = t._data
+            if type(a) is not _nd or a.dtype not in _FAST_DT:
+                return None
+            args.append(a)
+        try:
+            r = grad(*args)
+        except (AttributeError, TypeError):
+            ok[0] = False
+            return None
+        if type(r) is not _nd:
+            r = _array_result(r)
+            if r is None:
+                return None
+        return (r,)
+    return rule
+
+
+# A binary rule naming some of ``a``, ``b``, ``y`` as a function of all three.
+_PICK = {(): lambda f: lambda g, a, b, y: f(g),
+         ("a",): lambda f: lambda g, a, b, y: f(g, a),
+         ("b",): lambda f: lambda g, a, b, y: f(g, b),
+         ("y",): lambda f: lambda g, a, b, y: f(g, y),
+         ("a", "b"): lambda f: lambda g, a, b, y: f(g, a, b),
+         ("a", "y"): lambda f: lambda g, a, b, y: f(g, a, y),
+         ("b", "y"): lambda f: lambda g, a, b, y: f(g, b, y),
+         ("a", "b", "y"): lambda f: lambda g, a, b, y: f(g, a, b, y)}
+
+
+def _binary_arrays(grad, uses):
+    """The array form of a binary op's pair of rules (see ``_binary``)."""
+    if any(f is not None and u not in _PICK for f, u in zip(grad, uses)):
+        return None
+    fa, fb = (None if f is None else _PICK[u](f) for f, u in zip(grad, uses))
+    ok = [True]
+
+    def rule(ctx, g):
+        if type(g) is not _nd or g.dtype not in _FAST_DT or not ok[0]:
+            return None
+        arrs = [None, None, None]  # a, b, y: those saved
+        i = 0
+        for t in ctx.saved_tensors:
+            if t is not None:
+                x = t._data
+                if type(x) is not _nd or x.dtype not in _FAST_DT:
+                    return None
+                arrs[i] = x
+            i += 1
+        a, b, y = arrs
+        na, nb = ctx.needs_input_grad
+        try:
+            ra = fa(g, a, b, y) if na and fa is not None else None
+            rb = fb(g, a, b, y) if nb and fb is not None else None
+        except (AttributeError, TypeError):
+            ok[0] = False
+            return None
+        if ra is not None and type(ra) is not _nd:
+            ra = _array_result(ra)
+            if ra is None:
+                return None
+        if rb is not None and type(rb) is not _nd:
+            rb = _array_result(rb)
+            if rb is None:
+                return None
+        return ra, rb
+    return rule
 
 
 _LOW = (D.float16, D.bfloat16)
@@ -100,7 +211,9 @@ def _unary(name, fwd, grad=None, *, kind="float", method=True, inplace_=True, al
     CPU kernels do.
     """
     uses = argnames(grad)[1:] if grad is not None else ()
-    cls = node(_node_name(name), _unary_backward(grad, uses)) if grad is not None else None
+    cls = node(_node_name(name), _unary_backward(grad, uses),
+               _unary_arrays(grad) if _simple(uses) else None) if grad is not None else None
+    save_x, save_y = "x" in uses, "y" in uses
     pnames = tuple(p for p, _ in params)
     defaults = dict(params)
     allowed = supported(dtypes)
@@ -126,8 +239,7 @@ def _unary(name, fwd, grad=None, *, kind="float", method=True, inplace_=True, al
             r = fwd(xp, x, **kw)
             out = wrap(r if r.dtype == odt.np else r.astype(odt.np), odt)
         if cls is not None and input._requires_grad:
-            n = record(cls, (input,), out, saved=(input,) if "x" in uses else (),
-                       saved_out="y" in uses)
+            n = record(cls, (input,), out, (input,) if save_x else (), save_y)
             if kw and n is not None:
                 n.params = kw
         return out
@@ -156,8 +268,13 @@ def _unary(name, fwd, grad=None, *, kind="float", method=True, inplace_=True, al
 _NO_KW = {}
 
 
+def _simple(uses):
+    """Whether a unary rule takes just its saved tensors (no op parameters)."""
+    return uses == ("x",) or uses == ("y",) or uses == ("x", "y") or not uses
+
+
 def _unary_backward(grad, uses):
-    if uses == ("x",) or uses == ("y",) or uses == ("x", "y") or not uses:
+    if _simple(uses):
         def bw(ctx, g):
             saved = ctx.saved_tensors
             r = _on_arrays(grad, (g,) + saved)
@@ -330,11 +447,17 @@ def _where(cond, a, b):
 
 
 def _sigmoid(xp, x):
-    # numerically stable for large |x|
     if x.dtype.kind == "c":
         return 1 / (1 + xp.exp(-x))
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # PyTorch's kernel, 1 / (1 + exp(-x)), in place: exp overflows to inf for
+    # very negative x, which gives the right 0.
+    with np.errstate(over="ignore"):
+        if not x.ndim:  # (0-dim operands give scalars, which can't be written into)
+            return 1 / (1 + xp.exp(-x))
+        t = xp.negative(x)
+        xp.exp(t, out=t)
+        t += 1
+        return xp.reciprocal(t, out=t)
 
 
 def _sgn(xp, x):
@@ -380,7 +503,8 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
     cls = uses = None
     if grad is not None:
         uses = tuple(argnames(f)[1:] if f is not None else () for f in grad)
-        cls = node(_node_name(name), _binary_backward(grad, uses))
+        cls = node(_node_name(name), _binary_backward(grad, uses),
+                   _binary_arrays(grad, uses))
         # What to save, by which inputs require grad: {(ra, rb): (a?, b?, y?)}
         saves = {}
         for ra in (False, True):
@@ -414,11 +538,16 @@ def _binary(name, fwd, grad=None, *, kind="promote", method=True, inplace_=True,
             r = fwd(xp, x, y)
             out = wrap(r if r.dtype == dt.np else r.astype(dt.np), dt)
         if cls is not None and STATE.enabled:
-            ra = input._requires_grad if isinstance(input, Tensor) else False
-            rb = other._requires_grad if isinstance(other, Tensor) else False
+            ta, tb = isinstance(input, Tensor), isinstance(other, Tensor)
+            ra = ta and input._requires_grad
+            rb = tb and other._requires_grad
             if ra or rb:
-                a = input if isinstance(input, Tensor) else _scalar(input, dt, other)
-                b = other if isinstance(other, Tensor) else _scalar(other, dt, input)
+                # a Python scalar operand is saved as its 0-dim array from
+                # operands() (on CUDA that is a NumPy scalar: made anew)
+                a = input if ta else \
+                    wrap(x, dt) if type(x) is _nd else _scalar(input, dt, other)
+                b = other if tb else \
+                    wrap(y, dt) if type(y) is _nd else _scalar(other, dt, input)
                 sa, sb, sy = saves[ra, rb]
                 record(cls, (a, b), out, saved=(a if sa else None, b if sb else None),
                        saved_out=sy)

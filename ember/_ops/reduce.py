@@ -9,7 +9,7 @@ import collections
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import xp_of
+from .._backend import accumulate, xp_of
 from .._tensor import Tensor
 from ._core import dims_arg, export, node, record, wrap, wrap_dim, write_out
 from .elementwise import unsupported
@@ -48,10 +48,26 @@ def _mean_backward(ctx, g):
     return _expand_back(g, ctx.dims, ctx.keepdim, ctx.in_shape) / ctx.count
 
 
-SumBackward0 = node("SumBackward0", _sum_backward)
-SumBackward1 = node("SumBackward1", _sum_backward)
-MeanBackward0 = node("MeanBackward0", _mean_backward)
-MeanBackward1 = node("MeanBackward1", _mean_backward)
+def _expand_back_array(ctx, g):
+    """``_expand_back`` on a raw NumPy gradient (the engine's array path): a
+    read-only broadcast view, as ``expand`` gives; None on other devices."""
+    if type(g) is not np.ndarray:
+        return None
+    shape = ctx.in_shape
+    if g.ndim and not ctx.keepdim and ctx.dims:
+        g = g.reshape(tuple(1 if i in ctx.dims else n for i, n in enumerate(shape)))
+    return (np.broadcast_to(g, shape) if g.shape != shape else g,)
+
+
+def _mean_backward_array(ctx, g):
+    r = _expand_back_array(ctx, g)
+    return None if r is None else (np.asarray(r[0] / ctx.count),)  # 0-dim: not a scalar
+
+
+SumBackward0 = node("SumBackward0", _sum_backward, _expand_back_array)
+SumBackward1 = node("SumBackward1", _sum_backward, _expand_back_array)
+MeanBackward0 = node("MeanBackward0", _mean_backward, _mean_backward_array)
+MeanBackward1 = node("MeanBackward1", _mean_backward, _mean_backward_array)
 
 
 def _sum_dtype(dt, dtype):
@@ -587,13 +603,13 @@ def _cumext(name, ufunc, cls):
         if input._dtype.is_complex:
             raise unsupported(name + "_cpu", input._dtype)
         a1 = a.reshape(1) if a.ndim == 0 else a
-        acc = getattr(xp, ufunc).accumulate(a1, axis=d)
+        acc = accumulate(xp, ufunc, a1, d)
         # PyTorch keeps the latest index among ties, and of the latest NaN.
         hit = a1 == acc
         if a1.dtype.kind == "f":
             hit |= xp.isnan(a1)
         pos = xp.arange(a1.shape[d]).reshape((-1,) + (1,) * (a1.ndim - d - 1))
-        idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=d) if a1.size else \
+        idx = accumulate(xp, "maximum", xp.where(hit, pos, 0), d) if a1.size else \
             xp.zeros(a1.shape, np.int64)
         v = wrap(acc.reshape(a.shape), input._dtype)
         i = wrap(idx.reshape(a.shape).astype(np.int64, copy=False), D.int64)
@@ -660,7 +676,7 @@ def logcumsumexp(input, dim):
             r[k] = _logaddexp(xp, r[k - 1], c[k])
         r = xp.moveaxis(r, 0, d)
     else:
-        r = xp.logaddexp.accumulate(c, axis=d)
+        r = accumulate(xp, "logaddexp", c, d)
     out = wrap(r.astype(dt.np, copy=False).reshape(a.shape), dt)
     if input._requires_grad:
         record(LogcumsumexpBackward0, (input,), out, saved=(input,), saved_out=True, dim=d)
@@ -832,7 +848,7 @@ def _mode_index(xp, a, srt, order, d):
     starts = xp.concatenate([edge, change], -1)
     ends = xp.concatenate([change, edge], -1)
     pos = xp.arange(n)
-    run_start = xp.maximum.accumulate(xp.where(starts, pos, 0), axis=-1)
+    run_start = accumulate(xp, "maximum", xp.where(starts, pos, 0), -1)
     length = xp.where(ends, pos - run_start + 1, 0)
     # the most frequent value, the smallest among ties; its last index (as PyTorch's CPU kernel)
     j = xp.argmax(length, axis=-1)[..., None]

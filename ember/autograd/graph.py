@@ -7,7 +7,6 @@ rules are written with ember ops, so running the engine with grad mode on
 (``create_graph=True``) records the backward itself and higher-order gradients
 come for free.
 """
-import itertools
 import sys
 
 import numpy as np
@@ -17,29 +16,38 @@ from .grad_mode import STATE
 
 __all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "register_multi_grad_hook"]
 
-_seq = itertools.count()
 _saved_hooks = []  # stack of (pack, unpack) from saved_tensors_hooks
 
 
 class SavedTensor:
-    __slots__ = ("tensor", "version", "packed", "unpack", "is_output")
+    """A tensor saved through ``saved_tensors_hooks`` (packed by the hook).
+    Without hooks a saved entry is the plain tuple ``(tensor, version,
+    is_output)``: cheaper to make on every recorded op."""
+    __slots__ = ("version", "packed", "unpack", "is_output")
 
     def __init__(self, t, is_output=False):
         self.version = t._version[0]
         self.is_output = is_output
-        if _saved_hooks:
-            pack, self.unpack = _saved_hooks[-1]
-            self.packed = pack(t)
-            self.tensor = None
-        else:
-            self.tensor = t
-            self.unpack = None
+        pack, self.unpack = _saved_hooks[-1]
+        self.packed = pack(t)
+
+
+def save(t, is_output=False):
+    """The saved-tensor entry for ``t`` (see SavedTensor)."""
+    if _saved_hooks:
+        return SavedTensor(t, is_output)
+    return (t, t._version[0], is_output)
+
+
+def saved_tensor(s):
+    """The tensor a saved entry holds (None for a packed one)."""
+    return s[0] if type(s) is tuple else None
 
 
 class Node:
     """Base of every grad_fn. Subclasses define ``backward(ctx, *grads)``."""
 
-    __slots__ = ("next_functions", "_seq", "needs_input_grad", "__dict__", "__weakref__")
+    __slots__ = ("next_functions", "needs_input_grad", "__dict__", "__weakref__")
     # Rarely changed state defaults to these class attributes (kept off the
     # per-node hot path; an instance that sets one gets it in its __dict__).
     _saved = ()
@@ -51,9 +59,9 @@ class Node:
     materialize_grads = True
     _meta = None
     _out_meta = None
-
-    def __init__(self):
-        self._seq = next(_seq)
+    # Optional ``rule(ctx, *grad_arrays)``: the backward on raw arrays when no
+    # graph is built; returns gradient arrays, or None to use ``backward``.
+    _array_backward = None
 
     # -- introspection, as torch.autograd.graph.Node --------------------------
     def name(self):
@@ -85,7 +93,7 @@ class Node:
 
     # -- saved tensors ---------------------------------------------------------
     def save_for_backward(self, *tensors):
-        self._saved = tuple(None if t is None else SavedTensor(t) for t in tensors)
+        self._saved = tuple(None if t is None else save(t) for t in tensors)
 
     @property
     def saved_tensors(self):
@@ -99,22 +107,15 @@ class Node:
                 "calling backward.")
         out = []
         for s in self._saved:
-            if s is None:
+            if type(s) is tuple:
+                t = s[0]
+                if t._version[0] != s[1]:
+                    raise _modified(self, t, s[1], s[2])
+                out.append(t)
+            elif s is None:
                 out.append(None)
-                continue
-            t = s.tensor
-            if s.unpack is not None:
+            else:
                 out.append(s.unpack(s.packed))
-                continue
-            if t._version[0] != s.version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: [{t.type()} {list(t.shape)}], which is "
-                    f"{'output 0 of ' + type(self).__name__ if s.is_output else 'an input of ' + type(self).__name__}"  # noqa: E501
-                    f", is at version {t._version[0]}; expected version {s.version} instead. "
-                    "Hint: the operation that failed to compute its gradient was "
-                    f"{type(self).__name__}.")
-            out.append(t)
         return tuple(out)
 
     saved_variables = saved_tensors
@@ -132,6 +133,16 @@ class Node:
         if not isinstance(res, tuple):
             res = (res,)
         return res
+
+
+def _modified(node, t, version, is_output):
+    name = type(node).__name__
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{t.type()} {list(t.shape)}], which is "
+        f"{'output 0 of ' if is_output else 'an input of '}{name}, is at version "
+        f"{t._version[0]}; expected version {version} instead. Hint: the operation that "
+        f"failed to compute its gradient was {name}.")
 
 
 class _Handle:
@@ -159,17 +170,21 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable):
-        super().__init__()
         self.variable = variable
         self.next_functions = ()
 
     def accumulate(self, grad, create_graph):
         v = self.variable
+        # An array rule's result (already of v's shape and dtype) may be shared
+        # with other buffers: kept as a copy, never stolen.
+        shared = type(grad) is _nd
+        if shared:
+            grad = _wrap(grad, v._dtype)
         if v._hooks:
             for h in list(v._hooks.values()):
                 r = h(grad)
                 if r is not None:
-                    grad = r
+                    grad, shared = r, False
         old = v._grad
         if old is None:
             if not create_graph:
@@ -179,10 +194,11 @@ class AccumulateGrad(Node):
                 # The thresholds are the reference counts of an unshared engine
                 # temporary; anything above them means another holder.
                 a = grad._data
-                steal = type(a) is not np.ndarray or (
+                steal = not shared and (type(a) is not np.ndarray or (
                     a.flags.owndata and sys.getrefcount(grad) <= 5 and
-                    sys.getrefcount(a) <= 2)
-                grad = grad.detach() if steal else grad.detach().clone()
+                    sys.getrefcount(a) <= 2))
+                # (the copy is grad.detach().clone(), made directly)
+                grad = grad.detach() if steal else _wrap(a.copy(), grad._dtype)
             v._grad = grad
         elif create_graph or STATE.enabled:
             v._grad = old + grad
@@ -276,12 +292,14 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets.setdefault((node, nr), []).append(k)
 
-    # Dependency count of every node reachable from the roots.
+    # Dependency count of every node reachable from the roots (a node enters
+    # ``deps`` when first reached; roots are walked from the start).
     deps = {}
     order = []
-    stack = list(dict.fromkeys(n for n, _, _ in root_edges))
-    seen = set(stack)
-    get = deps.get
+    root_nodes = [root_edges[0][0]] if len(root_edges) == 1 else \
+        list(dict.fromkeys(n for n, _, _ in root_edges))
+    stack = list(root_nodes)
+    rootset = set(root_nodes) if len(root_nodes) > 1 else ()
     keep_order = targets is not None
     while stack:
         n = stack.pop()
@@ -289,10 +307,12 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             order.append(n)
         for nxt, _ in n.next_functions:
             if nxt is not None:
-                deps[nxt] = get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+                if nxt in deps:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    if nxt not in rootset:
+                        stack.append(nxt)
 
     # With targets, only nodes that lead to a target need to run.
     needed = None
@@ -313,10 +333,15 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
     captured = [None] * (len(inputs) if inputs is not None else 0)
     # Ready nodes (all their consumers done) in LIFO order: any order that
     # respects the dependency counts is a valid backward schedule.
-    ready = [n for n in dict.fromkeys(n for n, _, _ in root_edges) if n not in deps]
+    ready = [n for n in root_nodes if n not in deps]
     pop, push = ready.pop, ready.append
     capture = targets is not None and not accumulate
     anomaly = _anomaly[0]
+    # Without create_graph, nodes with an array rule (``_array_backward``) run
+    # on raw arrays and pass arrays on: no Tensor per intermediate gradient.
+    # Gradients become Tensors wherever anything else sees them (hooks,
+    # captured results, other nodes' rules, .grad).
+    arrays = not create_graph
     while ready:
         node = pop()
         grads = buffers.pop(node, None)
@@ -324,63 +349,71 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
             grads = [None] * _n_out(node)
         if needed is not None and node not in needed:
             continue
-        ntype = type(node)
         plain = node._plain
-        if not plain and (node._tensor_hooks is not None or node._retain is not None):
-            _tensor_hooks(node, grads, create_graph)
-        if capture:
-            hit = False
-            for nr in range(len(grads)):
-                ks = targets.get((node, nr))
-                if ks is not None:
-                    hit = True
-                    g = grads[nr]
-                    if g is not None and ntype is AccumulateGrad and node.variable._hooks:
-                        for h in list(node.variable._hooks.values()):
-                            r = h(g)
-                            if r is not None:
-                                g = r
-                    for k in ks:
-                        captured[k] = g
-            if ntype is AccumulateGrad or (hit and not _leads_further(node, needed)):
-                if not retain_graph and ntype is not AccumulateGrad:
-                    node._free()
+        if not plain or capture or type(node) is AccumulateGrad:
+            ntype = type(node)
+            if not plain or capture:
+                grads = _tensors(grads)
+                if not plain and (node._tensor_hooks is not None or node._retain is not None):
+                    _tensor_hooks(node, grads, create_graph)
+            if capture:
+                hit = False
+                for nr in range(len(grads)):
+                    ks = targets.get((node, nr))
+                    if ks is not None:
+                        hit = True
+                        g = grads[nr]
+                        if g is not None and ntype is AccumulateGrad and node.variable._hooks:
+                            for h in list(node.variable._hooks.values()):
+                                r = h(g)
+                                if r is not None:
+                                    g = r
+                        for k in ks:
+                            captured[k] = g
+                if ntype is AccumulateGrad or (hit and not _leads_further(node, needed)):
+                    if not retain_graph and ntype is not AccumulateGrad:
+                        node._free()
+                    continue
+            if ntype is AccumulateGrad:
+                if grads[0] is not None and (targets is None or (node, 0) in targets):
+                    node.accumulate(grads[0], create_graph)
                 continue
-        if ntype is AccumulateGrad:
-            if grads[0] is not None and (targets is None or (node, 0) in targets):
-                node.accumulate(grads[0], create_graph)
-            continue
-        if not plain and node._pre_hooks is not None:
-            for h in node._pre_hooks:
-                r = h(tuple(grads))
-                if r is not None:
-                    grads = list(r)
+            if not plain and node._pre_hooks is not None:
+                for h in node._pre_hooks:
+                    r = h(tuple(grads))
+                    if r is not None:
+                        grads = list(r)
         if len(grads) == 1:
             g0 = grads[0]
             if g0 is None and node.materialize_grads and node._out_meta[0] is not None:
                 g0 = _zeros_for(node._out_meta[0])
-            out = node.backward(node, g0)
+            out = None
+            if arrays and g0 is not None:
+                fa = node._array_backward
+                if fa is not None:
+                    out = fa(node, g0 if type(g0) is _nd else g0._data)
+            if out is None:
+                out = node.backward(node, _wrap(g0) if type(g0) is _nd else g0)
+                if type(out) is not tuple or len(out) < len(node.next_functions):
+                    out = _outputs(node, out)
         else:
+            grads = _tensors(grads)
             if node.materialize_grads and _has_none(grads):
                 grads = [_zeros_for(m) if g is None and m is not None else g
                          for g, m in zip(grads, node._out_meta)]
-            out = node.backward(node, *grads)
-        if type(out) is not tuple:
-            out = tuple(out) if isinstance(out, list) else (out,)
+            out = _outputs(node, node.backward(node, *grads))
         if anomaly:
             _check_nan(node, out)
         if not plain and node._hooks is not None:
+            out = tuple(_tensors(out))
             for h in node._hooks:
                 r = h(out, tuple(grads))
                 if r is not None:
-                    out = tuple(r)
+                    out = _outputs(node, tuple(r))
         if not retain_graph and node._saved:
             node._free()
         nf = node.next_functions
-        if len(out) < len(nf):
-            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
-                               f"gradients (expected {len(nf)}, got {len(out)})")
-        metas = node._meta
+        metas = node._meta or (None,) * len(nf)
         i = -1
         for nxt, nr in nf:
             i += 1
@@ -388,15 +421,20 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                 continue
             g = out[i]
             if g is not None:
-                m = metas[i] if metas is not None else None
-                if m is not None and (g._data.shape != m[0] or g._dtype is not m[1]):
-                    g = _validate(node, i, g)
+                m = metas[i]
+                if m is not None:
+                    if type(g) is _nd:
+                        if g.shape != m[0] or g.dtype is not m[1].np:
+                            g = _validate(node, i, _wrap(g))
+                    elif g._data.shape != m[0] or g._dtype is not m[1]:
+                        g = _validate(node, i, g)
                 buf = buffers.get(nxt)
                 if buf is None:
                     om = nxt._out_meta
                     buf = buffers[nxt] = [None] if om is None or len(om) == 1 else \
                         [None] * len(om)
-                buf[nr] = g if buf[nr] is None else buf[nr] + g
+                old = buf[nr]
+                buf[nr] = g if old is None else _add(old, g)
             d = deps[nxt] - 1
             deps[nxt] = d
             if d == 0:
@@ -409,6 +447,38 @@ def _run(roots, grad_roots, retain_graph, create_graph, inputs, allow_unused, ac
                                    "desired behavior.")
         return captured
     return None
+
+
+_nd = np.ndarray
+
+
+def _wrap(a, dt=None):
+    # ember._tensor imports this module: its constructor is bound on first use.
+    global _wrap
+    from .._tensor import _wrap
+    return _wrap(a, dt)
+
+
+def _tensors(grads):
+    """``grads`` with the raw arrays of array rules made Tensors."""
+    return [_wrap(g) if type(g) is _nd else g for g in grads]
+
+
+def _add(a, b):
+    if type(a) is _nd and type(b) is _nd:
+        r = a + b
+        return r if type(r) is _nd else np.asarray(r)  # 0-dim operands give a scalar
+    return (_wrap(a) if type(a) is _nd else a) + (_wrap(b) if type(b) is _nd else b)
+
+
+def _outputs(node, out):
+    """A backward rule's result as a tuple with a gradient per input."""
+    if type(out) is not tuple:
+        out = tuple(out) if isinstance(out, list) else (out,)
+    if len(out) < len(node.next_functions):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                           f"gradients (expected {len(node.next_functions)}, got {len(out)})")
+    return out
 
 
 def _has_none(grads):
@@ -438,8 +508,9 @@ def _tensor_hooks(node, grads, create_graph):
 
 def _check_nan(node, out):
     for i, g in enumerate(out):
-        if g is not None and g._data.dtype.kind in "fc" and \
-                bool(g._data.size) and not bool(_isfinite_or_inf(g._data)):
+        a = None if g is None else g if type(g) is _nd else g._data
+        if a is not None and a.dtype.kind in "fc" and bool(a.size) and \
+                not bool(_isfinite_or_inf(a)):
             tb = node.metadata.get("traceback_")
             where = ("\nTraceback of forward call that caused the error:\n" + "".join(tb)) \
                 if tb else ""
