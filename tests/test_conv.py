@@ -307,3 +307,84 @@ def test_cuda_matches_cpu():
     cpu_vs_cuda(lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
                  randn(2, 3, 4, 5), randn(3, 2, 3, 3))
     cpu_vs_cuda(lambda x, w: F.conv_transpose1d(x, w), randn(2, 3, 6), randn(3, 2, 3))
+
+
+@pytest.fixture
+def two_threads():
+    """The intra-op pool with two threads (whatever the machine has), restored after."""
+    from ember._ops import _parallel
+    old = _parallel.num_threads()
+    _parallel.set_num_threads(2)
+    yield
+    _parallel.set_num_threads(old)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_winograd_transposed_adjoint(pad):
+    """Stride-1 conv_transpose2d with >= 16 channels (and so conv2d's input gradient)
+    takes the adjoint Winograd path: float64 values and gradients against torch, for
+    inputs that are and aren't whole 4x4 tiles."""
+    import ember._ops.conv as C
+    calls = []
+    orig = C._tconv_winograd
+    C._tconv_winograd = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    try:
+        for hw in ((12, 12), (13, 10)):
+            check(lambda m, x, w, b: m.nn.functional.conv_transpose2d(x, w, b, padding=pad),
+                  randn(2, 16, *hw).astype(np.float64), randn(16, 20, 3, 3).astype(np.float64),
+                  randn(20).astype(np.float64))
+    finally:
+        C._tconv_winograd = orig
+    assert len(calls) >= 2, "the adjoint Winograd path was not taken"
+
+
+def test_winograd_threaded_chunks(two_threads, monkeypatch):
+    """Many one-sample chunks split over two threads (forward, both gradients, with bias
+    and a cropped 4x4 tile grid) give torch's values; the weight gradient, summed over
+    threads, is the same on a rerun."""
+    import ember._ops.conv as C
+    monkeypatch.setattr(C, "_WINO_CHUNK", 1 << 12)
+    x, w, b = randn(12, 16, 22, 21), randn(24, 16, 3, 3), randn(24)
+    args = (x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
+    check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, padding=1), *args)
+    grads = []
+    for _ in range(2):
+        xe, we = ember.from_numpy(x).requires_grad_(), ember.from_numpy(w).requires_grad_()
+        ember.nn.functional.conv2d(xe, we, padding=1).square().sum().backward()
+        grads.append(we.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_winograd_both_gradients_at_once_and_double_backward():
+    """conv2d's input and weight gradients come from one fused Winograd pass, recorded
+    so that double backward still matches torch (float64)."""
+    import ember._ops.conv as C
+    calls = []
+    orig = C._wino_backward
+    C._wino_backward = lambda *a, **k: calls.append(sorted(k)) or orig(*a, **k)
+    x, w = randn(2, 16, 9, 10).astype(np.float64), randn(16, 16, 3, 3).astype(np.float64)
+    res = []
+    try:
+        for m in (ember, torch):
+            xt = m.from_numpy(x.copy()).requires_grad_()
+            wt = m.from_numpy(w.copy()).requires_grad_()
+            loss = (m.nn.functional.conv2d(xt, wt, padding=1) ** 2).sum()
+            gx, gw = m.autograd.grad(loss, (xt, wt), create_graph=True)
+            res += [gx.detach().numpy(), gw.detach().numpy()]
+            res += [a.numpy() for a in m.autograd.grad((gx ** 2).sum() + (gw ** 3).sum(),
+                                                       (xt, wt))]
+    finally:
+        C._wino_backward = orig
+    assert ["w", "x"] in calls, "the fused path was not taken"
+    for e, t in zip(res[:4], res[4:]):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+
+
+def test_im2col_split_over_samples(two_threads):
+    """im2col convolutions big enough to be split over samples (one chunk loop per
+    thread, the weight gradient summed per thread): values and gradients vs torch."""
+    x, w, b = randn(8, 3, 30, 30), randn(16, 3, 5, 5), randn(16)
+    check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, padding=1),
+          x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))
+    check(lambda m, x, w: m.nn.functional.conv2d(x, w, stride=2), randn(9, 4, 40, 40),
+          randn(8, 4, 3, 3), atol=1e-4)

@@ -579,3 +579,27 @@ def test_load_torch_state_dict_directly():
     run(torch, "Adam", kw, GROUP1, steps=5, params=tp, opt=to, start=5)
     run(ember, "Adam", kw, GROUP1, steps=5, params=ep, opt=eo, start=5)
     assert_params_close(ep, tp)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.01), dict(lr=0.01, amsgrad=True, weight_decay=0.1)])
+def test_adam_big_parameter_in_blocks(kw):
+    """A parameter of more than one block (updated block by block, split over the
+    intra-op threads) follows torch's trajectory like a small one."""
+    from ember._ops import _parallel
+    rng = np.random.default_rng(3)
+    init = rng.standard_normal((300, 700)).astype(np.float32)
+    grads = [rng.standard_normal(init.shape).astype(np.float32) for _ in range(4)]
+    old = _parallel.num_threads()
+    _parallel.set_num_threads(2)
+    try:
+        out = []
+        for lib in (ember, torch):
+            p = lib.from_numpy(init.copy()).requires_grad_(True)
+            opt = lib.optim.Adam([p], **kw)
+            for g in grads:
+                p.grad = lib.from_numpy(g.copy())
+                opt.step()
+            out.append(p.detach().numpy())
+    finally:
+        _parallel.set_num_threads(old)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-6, atol=1e-6)

@@ -287,5 +287,25 @@ def test_cuda_matches_cpu():
                                                                    device=x.device))]:
         cpu_vs_cuda(fn, x)
     p, i = ember.nn.functional.max_pool2d(ember.from_numpy(x), 2, return_indices=True)
-    res = [F.max_unpool2d(p.to(d), i.to(d), 2).cpu().numpy() for d in ("cpu", "cuda")]
+    res = [F.max_unpool2d(p.to(d), i.to(d), 2, output_size=(8, 7)).cpu().numpy()
+           for d in ("cpu", "cuda")]
     np.testing.assert_array_equal(res[0], res[1])
+
+
+def test_pool_blocks_over_two_threads(monkeypatch):
+    """Batches big enough to be split over the intra-op threads, in several cache-sized
+    blocks each: max (values, indices, gradient, ties from ReLU zeros) and avg pooling."""
+    import ember._ops.pool as P
+    from ember._ops import _parallel
+    monkeypatch.setattr(P, "_BLOCK", 1 << 12)
+    old = _parallel.num_threads()
+    _parallel.set_num_threads(2)
+    try:
+        x = np.maximum(randn(24, 16, 34, 34), 0)     # many all-zero windows: ties
+        check(lambda m, x: m.nn.functional.max_pool2d(x, 2), x)
+        check(lambda m, x: m.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True)[1], x,
+              grad=False)
+        check(lambda m, x: m.nn.functional.max_pool2d(x, 3, 2, 1), x)
+        check(lambda m, x: m.nn.functional.avg_pool2d(x, 3, 2, 1), x)
+    finally:
+        _parallel.set_num_threads(old)

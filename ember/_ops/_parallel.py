@@ -4,6 +4,7 @@ thread pool splitting the leading axis uses the cores that BLAS uses for the
 GEMMs (as PyTorch's intra-op threads do). Thread count: ``OMP_NUM_THREADS`` if
 set, else the CPU count (at most 8); ``set_num_threads`` changes it."""
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,9 +45,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def split(fn, n, work, xp=np):
+def split(fn, n, work, xp=np, pieces=1):
     """Runs ``fn(start, stop)`` over ``range(n)`` cut into one chunk per thread
-    (or all at once when ``work`` elements are few or the arrays are not NumPy's)."""
+    (or all at once when ``work`` elements are few or the arrays are not NumPy's).
+
+    ``pieces > 1`` cuts ``range(n)`` into that many ranges per thread instead, which
+    the threads (the caller's included) take in turn as each finishes the last: a
+    thread that shares its core with another process then does less of the work
+    rather than holding everyone up. The ranges don't depend on timing (only which
+    thread runs each), so ``fn`` may keep per-range results."""
     global _pool
     t = min(_threads, n)
     if t <= 1 or work < _MIN_WORK or xp is not np:
@@ -54,8 +61,28 @@ def split(fn, n, work, xp=np):
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember-intraop")
-    bounds = [n * i // t for i in range(t + 1)]
-    futs = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    fn(bounds[0], bounds[1])
-    for f in futs:
-        f.result()
+    if pieces <= 1:
+        bounds = [n * i // t for i in range(t + 1)]
+        futs = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+        fn(bounds[0], bounds[1])
+        for f in futs:
+            f.result()
+        return
+    k = min(n, t * pieces)
+    ranges = iter([(n * i // k, n * (i + 1) // k) for i in range(k)])
+    lock = threading.Lock()
+
+    def loop():
+        while True:
+            with lock:
+                r = next(ranges, None)
+            if r is None:
+                return
+            fn(*r)
+    futs = [_pool.submit(loop) for _ in range(t - 1)]
+    try:
+        loop()
+    finally:
+        for f in futs:   # one that never started: the ranges ran elsewhere
+            if not f.cancel():
+                f.result()

@@ -14,6 +14,7 @@ from .. import _dtype as D
 from .._backend import xp_of
 from .._tensor import Tensor
 from ._core import FUNCTIONS, export, node, record, wrap
+from ._parallel import split
 from .conv import _pad_to, _span
 
 _LOW = (D.float16, D.bfloat16)
@@ -160,6 +161,9 @@ def _window_scatter(k, s, p, d, S, osz, weight=None, idx=None):
 
     tiled = idx is None and _tiles(k, s, p, d, S, osz)
 
+    # windows tile the input: every cell is written once, no zero fill needed
+    covers = _tiles(k, s, p, d, S, osz)
+
     def f(g):
         xp = xp_of(g)
         gg = g if weight is None else g * weight
@@ -168,17 +172,24 @@ def _window_scatter(k, s, p, d, S, osz, weight=None, idx=None):
             out.reshape(_tiled_shape(g.shape[:2], k, osz))[...] = \
                 gg.reshape(_tiled_shape(g.shape[:2], (1,) * len(k), osz))
             return out
-        buf = xp.zeros(g.shape[:2] + _padded_size(S, k, s, p, d, osz), g.dtype)
-        for j, v in enumerate(_views(buf, k, s, d, osz)):
-            if idx is None:
-                if disjoint:
-                    v[...] = gg
-                else:
-                    v += gg
-            elif disjoint:
-                xp.multiply(gg, idx == j, out=v)
-            else:
-                v += gg * (idx == j)
+        shape = g.shape[:2] + _padded_size(S, k, s, p, d, osz)
+        buf = xp.empty(shape, g.dtype) if covers else xp.zeros(shape, g.dtype)
+
+        def run(a, b):   # samples a .. b-1, in cache-sized chunks
+            for n0, n1 in _blocks(a, b, math.prod(gg.shape[1:]) * math.prod(k), xp):
+                gc = gg[n0:n1]
+                ic = None if idx is None else idx[n0:n1]
+                for j, v in enumerate(_views(buf[n0:n1], k, s, d, osz)):
+                    if ic is None:
+                        if disjoint:
+                            v[...] = gc
+                        else:
+                            v += gc
+                    elif disjoint:
+                        xp.multiply(gc, ic == j, out=v)
+                    else:
+                        v += gc * (ic == j)
+        split(run, g.shape[0], buf.size, xp, 4)
         return _crop(xp, buf, p, S)
     return f
 
@@ -271,21 +282,9 @@ def max_pool(input, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
     if low:
         a = a.astype(np.float32)
     xpad = _pad_to(xp, a, p, _padded_size(S, k, s, p, d, osz), _fill_min(a.dtype))
-    views = _views(xpad, k, s, d, osz)
-    m = xp.array(next(views))
     need = return_indices or (x._requires_grad and _grad_on())
-    idx = None
-    if not need:
-        for v in views:
-            xp.maximum(m, v, out=m)
-    else:
-        idx = xp.zeros(m.shape, np.int8 if math.prod(k) < 128 else np.int32)
-        for j, v in enumerate(views, 1):
-            # idx = j where v > m: integer arithmetic beats masked copies several-fold
-            step = j - idx
-            step *= v > m
-            idx += step
-            xp.maximum(m, v, out=m)
+    m, idx = _max_taps(xp, xpad, k, s, d, osz, need)
+    if need:
         if a.dtype.kind == "f" and xp.isnan(m).any():
             m, idx = _max_exact(xp, xpad, k, s, d, osz, idx)
     out = wrap(m.astype(x._dtype.np) if low else m, x._dtype)
@@ -297,6 +296,47 @@ def max_pool(input, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mo
         ind = wrap(_global_index(idx, k, s, p, d, S, osz), D.int64)
         return _finish(out, unb), _finish(ind, unb)
     return _finish(out, unb)
+
+
+_BLOCK = 1 << 17   # output elements per block: the passes over a block stay in cache
+
+
+def _blocks(a, b, per, xp=np):
+    """Cuts samples ``a .. b-1`` (``per`` elements each) into cache-sized blocks
+    (one block on the GPU, where fewer, bigger kernels are what pays)."""
+    if xp is not np:
+        return [(a, b)]
+    step = max(1, _BLOCK // max(1, per))
+    return [(n0, min(b, n0 + step)) for n0 in range(a, b, step)]
+
+
+def _max_taps(xp, xpad, k, s, d, osz, need):
+    """Max over the windows of ``xpad`` (N, C, *Sp) and, if ``need``, the tap
+    number of the first maximum (int8/int32). Samples are split over the intra-op
+    threads (NumPy arrays; ~1.9x on 2 cores for 64x64x24x24), a block at a time."""
+    N, C = xpad.shape[:2]
+    m = xp.empty((N, C) + tuple(osz), xpad.dtype)
+    idx = xp.empty(m.shape, np.int8 if math.prod(k) < 128 else np.int32) if need else None
+
+    def run(a, b):
+        for n0, n1 in _blocks(a, b, math.prod(m.shape[1:]), xp):
+            views = _views(xpad[n0:n1], k, s, d, osz)
+            mc = m[n0:n1]
+            mc[...] = next(views)
+            if idx is None:
+                for v in views:
+                    xp.maximum(mc, v, out=mc)
+                continue
+            ic = idx[n0:n1]
+            ic[...] = 0
+            for j, v in enumerate(views, 1):
+                # idx = j where v > m: integer arithmetic beats masked copies several-fold
+                step = j - ic
+                step *= v > mc
+                ic += step
+                xp.maximum(mc, v, out=mc)
+    split(run, N, m.size * math.prod(k), xp, 4)
+    return m, idx
 
 
 def _max_exact(xp, xpad, k, s, d, osz, idx):

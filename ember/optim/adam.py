@@ -1,7 +1,9 @@
 """Adam (``torch.optim.Adam``), also the engine of AdamW."""
 import numpy as np
 
+from .._ops._parallel import split
 from .._tensor import Tensor
+from ._cuda_fused import adam_step
 from .optimizer import (
     _addcmul_sq_,
     _ArrayOptimizer,
@@ -19,6 +21,25 @@ from .optimizer import (
 )
 
 __all__ = ["Adam"]
+
+_BLOCK = 1 << 16   # elements per block of a big parameter (the unit split over threads)
+
+
+def _adam_block(a, g, m, v, tmp, vmax, beta1, beta2, eps, step_size, bias_correction2_sqrt):
+    """One Adam update of (a block of) parameter ``a`` in place; ``tmp`` is scratch.
+    Big NumPy parameters run block by block, the blocks split over the intra-op
+    threads (ufuncs release the GIL): fc1 of cnn_train (1.2M) 1.7 -> 1.1 ms on 2 cores."""
+    _lerp_(m, g, 1 - beta1, tmp)
+    v *= beta2
+    _addcmul_sq_(v, g, 1 - beta2, tmp)
+    if vmax is not None:
+        v = np.maximum(vmax, v, out=vmax)
+    np.sqrt(v, out=tmp)
+    tmp /= bias_correction2_sqrt
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= -step_size
+    a += tmp
 
 
 def _check_betas(betas):
@@ -78,17 +99,25 @@ class Adam(_ArrayOptimizer):
             if wd != 0 and decoupled:
                 a *= 1 - lr * wd
             g = _effective_grad(self, a, g, group["maximize"], 0 if decoupled else wd)
+            if not amsgrad and type(a) is not np.ndarray:  # CUDA: one fused kernel
+                adam_step(a, g, m, v, beta1, beta2, lr / (1 - beta1 ** step),
+                          (1 - beta2 ** step) ** 0.5, eps)
+                continue
             tmp = self._scratch(a, 1)
-            _lerp_(m, g, 1 - beta1, tmp)
-            v *= beta2
-            _addcmul_sq_(v, g, 1 - beta2, tmp)
             step_size = lr / (1 - beta1 ** step)
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-            if amsgrad:
-                v = np.maximum(vmax[0], v, out=vmax[0])
-            np.sqrt(v, out=tmp)
-            tmp /= bias_correction2_sqrt
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= -step_size
-            a += tmp
+            arrs = (a, g, m, v, tmp) + tuple(vmax)
+            consts = (beta1, beta2, eps, step_size, bias_correction2_sqrt)
+            if a.size >= _BLOCK and type(a) is np.ndarray and \
+                    all(t.flags.c_contiguous for t in arrs):
+                flat = [t.reshape(-1) for t in arrs]
+                blocks = -(-a.size // _BLOCK)
+
+                def run(i, j, flat=flat, consts=consts):
+                    for b in range(i, j):
+                        sl = slice(b * _BLOCK, (b + 1) * _BLOCK)
+                        _adam_block(*[t[sl] for t in flat[:5]], flat[5][sl] if amsgrad else None,
+                                    *consts)
+                split(run, blocks, a.size, np, 4)
+            else:
+                _adam_block(a, g, m, v, tmp, vmax[0] if amsgrad else None, *consts)
