@@ -17,6 +17,8 @@ from ._dtype import (bfloat16, bool, can_cast, cdouble, cfloat, chalf, complex64
                      double, dtype, finfo, float, float16, float32, float64, get_default_dtype,
                      half, iinfo, int, int8, int16, int32, int64, long, promote_types,
                      set_default_dtype, short, uint8, uint16, uint32, uint64)
+from ._layout import (channels_last, channels_last_3d, contiguous_format, memory_format,
+                      preserve_format)
 from ._print import get_printoptions, set_printoptions
 from ._tensor import Size, Tensor
 from . import _ops

@@ -172,8 +172,11 @@ class Tensor:
 
     def is_contiguous(self, memory_format=None):
         a = self._data
-        if memory_format is not None and getattr(memory_format, "name", "") == "channels_last":
-            return a.ndim == 4 and self.permute(0, 2, 3, 1).is_contiguous()
+        if memory_format is not None:
+            from ._layout import _ORDER
+            perm = _ORDER.get(memory_format.name)
+            if perm is not None:
+                return a.ndim == len(perm) and self.permute(*perm).is_contiguous()
         if a.flags.c_contiguous:
             return True
         # PyTorch ignores strides of size-1 dims

@@ -279,6 +279,48 @@ def test_conversions():
     assert e.to(ember.float32) is e and e.to(ember.float32, copy=True) is not e
 
 
+@pytest.mark.parametrize("fn", [
+    lambda m, x: x.to("cpu", m.float64), lambda m, x: x.to(m.float64, True),
+    lambda m, x: x.to(m.float64, False, True), lambda m, x: x.to(None, m.float64),
+    lambda m, x: x.to(None), lambda m, x: x.to(device="cpu", dtype=m.int32),
+    lambda m, x: x.to("cpu", non_blocking=True), lambda m, x: x.to(m.ones(1, dtype=m.int16)),
+    lambda m, x: x.to(memory_format=m.contiguous_format),
+])
+def test_to_overloads(fn):
+    check(fn, randn(3), grad=False)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: x.to(foo=1), lambda m, x: x.to("cpu", "x"),
+    lambda m, x: x.to(m.float64, False, False, 3), lambda m, x: m.nn.Linear(2, 2).to(foo=1),
+    lambda m, x: m.nn.Linear(2, 2).to(m.float64, True, 3),
+    lambda m, x: m.nn.Linear(2, 2).to(m.int32),
+])
+def test_to_bad_arguments(fn):
+    check_raises(fn, randn(3))
+
+
+def test_memory_formats():
+    for lib in (ember, torch):
+        assert repr(lib.channels_last) == "torch.channels_last"
+    check(lambda m, x: (x.contiguous(memory_format=m.channels_last).stride(),
+                        x.clone(memory_format=m.channels_last).stride(),
+                        x.to(memory_format=m.channels_last).stride(),
+                        x.contiguous(memory_format=m.channels_last).is_contiguous(),
+                        x.contiguous(memory_format=m.channels_last).is_contiguous(
+                            memory_format=m.channels_last),
+                        x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2).is_contiguous(
+                            memory_format=m.channels_last)), randn(2, 3, 4, 5), grad=False)
+    check(lambda m, x: x.contiguous(memory_format=m.channels_last) * 2, randn(2, 3, 4, 5))
+    check(lambda m, x: x.contiguous(memory_format=m.channels_last_3d).stride(),
+          randn(2, 3, 2, 4, 5), grad=False)
+    check_raises(lambda m, x: x.contiguous(memory_format=m.channels_last), randn(3, 4, 5))
+    check_raises(lambda m, x: x.t().contiguous(memory_format=m.preserve_format), randn(3, 4))
+    for lib in (ember, torch):
+        conv = lib.nn.Conv2d(3, 4, 3).to(memory_format=lib.channels_last)
+        assert conv.weight.stride() == (27, 1, 9, 3) and conv.bias.stride() == (1,)
+
+
 def test_clone_copy_fill():
     check(lambda m, x: x.clone() * 2, randn(3))
     check(lambda m, x, y: m.zeros(3, 4).copy_(y) + x, randn(3, 4), randn(4))

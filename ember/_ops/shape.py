@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import canonical, to_device, xp_of
+from .._backend import canonical, device, to_device, xp_of
+from .._layout import copy_as, preserve_format
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
 from ._core import (
@@ -627,7 +628,9 @@ CloneBackward0 = node("CloneBackward0", lambda ctx, g: g)
 
 @export()
 def clone(input, *, memory_format=None):
-    out = wrap(input._data.copy(), input._dtype)
+    """As PyTorch; the copy is in C order unless ``memory_format`` is channels-last
+    (PyTorch's default ``preserve_format`` keeps a dense input's strides)."""
+    out = wrap(copy_as(input._data, xp_of(input._data), memory_format), input._dtype)
     if input._requires_grad:
         record(CloneBackward0, (input,), out)
     return out
@@ -635,9 +638,13 @@ def clone(input, *, memory_format=None):
 
 @export(function=False)
 def contiguous(input, memory_format=None):
-    if input.is_contiguous():
+    if memory_format is preserve_format:  # allowed only where it changes nothing
+        if input.is_contiguous():
+            return input
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if input.is_contiguous(memory_format):
         return input
-    return clone(input)
+    return clone(input, memory_format=memory_format)
 
 
 def _to_copy_backward(ctx, g):
@@ -649,32 +656,56 @@ def _to_copy_backward(ctx, g):
 ToCopyBackward0 = node("ToCopyBackward0", _to_copy_backward)
 
 
-def _parse_to(args, kwargs):
-    """(device, dtype, flags) from ``to``'s overloads: (device, dtype, non_blocking,
-    copy), (dtype, non_blocking, copy) and (tensor, non_blocking, copy)."""
-    dev = kwargs.pop("device", None)
-    dt = kwargs.pop("dtype", None)
-    flags = []
-    for a in args:
-        if isinstance(a, bool):
-            flags.append(a)
-        elif isinstance(a, D.dtype):
-            dt = a
+_TO_KEYS = ("device", "dtype", "non_blocking", "copy", "memory_format")
+
+
+def parse_to(args, kwargs):
+    """(device, dtype, non_blocking, copy, memory_format) from the overloads of
+    ``Tensor.to`` and ``Module.to``: (device=None, dtype=None, non_blocking=False,
+    copy=False), (dtype, non_blocking, copy), (tensor, non_blocking, copy), and
+    the keywords; PyTorch's TypeError for any other combination."""
+    dev = dt = mf = None
+    nb = cp = False
+    rest = list(args)
+    if rest:
+        a = rest[0]
+        if isinstance(a, D.dtype):
+            dt = rest.pop(0)
         elif isinstance(a, Tensor):
-            dt, dev = a._dtype, a.device
-        elif a is not None:
-            dev = a
-    return dev, dt, flags
+            rest.pop(0)
+            dev, dt = a.device, a._dtype
+        elif not isinstance(a, bool):  # a device, its name, a CUDA index, or None
+            dev = rest.pop(0)
+            if rest and (rest[0] is None or isinstance(rest[0], D.dtype)):
+                dt = rest.pop(0)
+        if rest and isinstance(rest[0], bool):
+            nb = rest.pop(0)
+            if rest and isinstance(rest[0], bool):
+                cp = rest.pop(0)
+    if kwargs:
+        dev = kwargs.get("device", dev)
+        dt = kwargs.get("dtype", dt)
+        nb = kwargs.get("non_blocking", nb)
+        cp = kwargs.get("copy", cp)
+        mf = kwargs.get("memory_format")
+    if rest or (kwargs and any(k not in _TO_KEYS for k in kwargs)) or \
+            not (dev is None or isinstance(dev, (str, int, device))) or \
+            not (dt is None or isinstance(dt, D.dtype)):
+        got = [type(a).__name__ for a in args] + [f"{k}={type(v).__name__}"
+                                                   for k, v in kwargs.items()]
+        raise TypeError(f"to() received an invalid combination of arguments - got "
+                        f"({', '.join(got)}), but expected one of: (torch.device device, "
+                        f"torch.dtype dtype, bool non_blocking, bool copy), (torch.dtype "
+                        f"dtype, bool non_blocking, bool copy), (Tensor other, bool "
+                        f"non_blocking, bool copy)")
+    return dev, dt, nb, cp, mf
 
 
 @export(function=False)
-def to(input, *args, non_blocking=False, copy=False, memory_format=None, **kwargs):
-    dev, dt, flags = _parse_to(args, kwargs)
-    if flags:
-        non_blocking = flags[0]
-        copy = flags[1] if len(flags) > 1 else copy
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+def to(input, *args, **kwargs):
+    dev, dt, non_blocking, copy, memory_format = parse_to(args, kwargs)
+    if memory_format is not None and memory_format is not preserve_format:
+        return contiguous(to(input, dev, dt, non_blocking, copy), memory_format)
     src_dev = input.device
     if dev is not None:
         dev = canonical(dev)

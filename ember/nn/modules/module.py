@@ -10,8 +10,9 @@ import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-from ... import _dtype as D
+from ..._layout import applies
 from ..._ops import FUNCTIONS as _F
+from ..._ops.shape import parse_to
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ...utils.hooks import BackwardHook, RemovableHandle
@@ -201,37 +202,6 @@ def _run_registration_hooks(hooks, module, name, value):
 def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" '
                               f"function")
-
-
-def _parse_to(args, kwargs):
-    """(device, dtype, non_blocking, memory_format) of ``Module.to``'s arguments."""
-    from ..._backend import device as _device
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    non_blocking = kwargs.pop("non_blocking", False)
-    memory_format = kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() received an invalid combination of arguments - got unexpected "
-                        f"keyword argument '{next(iter(kwargs))}'")
-    args = list(args)
-    if args and isinstance(args[0], Tensor):
-        t = args.pop(0)
-        device, dtype = t.device, t.dtype
-    elif args and isinstance(args[0], D.dtype):
-        dtype = args.pop(0)
-    elif args and args[0] is not None or args and len(args) > 1:
-        device = args.pop(0)
-        if args and isinstance(args[0], D.dtype):
-            dtype = args.pop(0)
-    elif args:
-        args.pop(0)
-    if args and isinstance(args[0], bool):
-        non_blocking = args.pop(0)
-    if args:
-        raise TypeError(f"to() received an invalid combination of arguments - got {args}")
-    if device is not None and not isinstance(device, _device):
-        device = _device(device)
-    return device, dtype, non_blocking, memory_format
 
 
 class Module:
@@ -442,7 +412,7 @@ class Module:
         return self._apply(lambda t: _F["empty_like"](t, device=device), recurse=recurse)
 
     def to(self, *args, **kwargs):
-        device, dtype, non_blocking, _ = _parse_to(args, dict(kwargs))
+        device, dtype, non_blocking, _, memory_format = parse_to(args, kwargs)
         if dtype is not None:
             if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
@@ -454,7 +424,8 @@ class Module:
 
         def convert(t):
             dt = dtype if t.is_floating_point() or t.is_complex() else None
-            return t.to(device=device, dtype=dt, non_blocking=non_blocking)
+            fmt = memory_format if applies(memory_format, t.dim()) else None
+            return t.to(device, dt, non_blocking, memory_format=fmt)
         return self._apply(convert)
 
     def share_memory(self):
