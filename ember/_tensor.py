@@ -330,7 +330,7 @@ class Tensor:
         d = self._data
         if gradient is None and inputs is None and self._base is None and \
                 self._grad_fn is not None and type(d) is _ndarray and d.size == 1 and \
-                self._dtype._cat >= 2:
+                self._dtype._cat == 2:
             # loss.backward(), the common case: straight to the engine
             run_backward((self,), (_wrap(np.ones(d.shape, d.dtype), self._dtype),),
                          create_graph if retain_graph is None else retain_graph, create_graph)

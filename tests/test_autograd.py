@@ -115,6 +115,15 @@ def test_backward_inputs_and_grad_api():
                                            [m.ones(2, requires_grad=True)]))
 
 
+def test_implicit_grad_needs_a_real_scalar():
+    def complex_loss(m, x):
+        z = m.complex(x, x).detach().requires_grad_(True)
+        (z * 2).sum().backward()
+    check_raises(complex_loss, randn(2), match="only for real scalar outputs")
+    check_raises(lambda m, x: m.autograd.backward((x.requires_grad_(True) * 2)), randn(2),
+                 match="only for scalar outputs")
+
+
 def test_non_scalar_backward_with_gradient():
     check(lambda m, x: x * 3, randn(2, 3))
 

@@ -42,7 +42,7 @@ def _make_grads(outputs, grads, is_grads_batched=False):
         if g is None:
             if o.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not (o.dtype.is_floating_point or o.dtype.is_complex):
+            if not o.dtype.is_floating_point:  # complex outputs need an explicit grad too
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "
                                    f"outputs but got {o.dtype}")
             d = o._data
