@@ -23,3 +23,13 @@ def pytest_collection_modifyitems(config, items):
     for it in items:
         if "cuda" in it.keywords:
             it.add_marker(skip)
+
+
+@pytest.fixture
+def two_threads():
+    """The intra-op pool with two threads (whatever the machine has), restored after."""
+    from ember._ops import _parallel
+    old = _parallel.num_threads()
+    _parallel.set_num_threads(2)
+    yield
+    _parallel.set_num_threads(old)

@@ -309,16 +309,6 @@ def test_cuda_matches_cpu():
     cpu_vs_cuda(lambda x, w: F.conv_transpose1d(x, w), randn(2, 3, 6), randn(3, 2, 3))
 
 
-@pytest.fixture
-def two_threads():
-    """The intra-op pool with two threads (whatever the machine has), restored after."""
-    from ember._ops import _parallel
-    old = _parallel.num_threads()
-    _parallel.set_num_threads(2)
-    yield
-    _parallel.set_num_threads(old)
-
-
 @pytest.mark.parametrize("pad", [0, 1, 2])
 def test_winograd_transposed_adjoint(pad):
     """Stride-1 conv_transpose2d with >= 16 channels (and so conv2d's input gradient)

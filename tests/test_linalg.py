@@ -533,3 +533,24 @@ def test_out_arguments():
 def test_vector_norm_of_0dim_with_dim(dim):
     check(lambda m, x: m.linalg.vector_norm(x, 2, dim), np.array(-3.0))
     check(lambda m, x: m.nn.functional.normalize(x, dim=0), np.array(-3.0))
+
+
+@pytest.mark.parametrize("shape", [(64, 1024, 300), (600, 1024, 40)])  # column and row blocks
+def test_mid_size_products_split_over_threads(two_threads, monkeypatch, shape):
+    """Products above blas._SPLIT_MACS run as blocks on the intra-op threads:
+    same values and gradients as torch for mm, linear (2-d and 3-d input)."""
+    from ember._ops import blas
+    calls, split = [], blas.split
+
+    def counting_split(fn, *args, **kwargs):
+        calls.append(fn.__name__)
+        split(fn, *args, **kwargs)
+    monkeypatch.setattr(blas, "split", counting_split)
+    m, k, n = shape
+    check(lambda t, a, b: t.mm(a, b), randn(m, k), randn(k, n), rtol=1e-4, atol=1e-4)
+    check(lambda t, x, w, b: t.nn.functional.linear(x, w, b), randn(m, k), randn(n, k),
+          randn(n), rtol=1e-4, atol=1e-4)
+    check(lambda t, x, w: t.nn.functional.linear(x, w), randn(2, m // 2, k), randn(n, k),
+          rtol=1e-4, atol=1e-4)
+    # the forward's blocks as chosen by shape (the gradients' products are shaped otherwise)
+    assert calls[0] == ("rows" if m >= n else "cols") and len(calls) >= 6
