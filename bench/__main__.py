@@ -15,12 +15,19 @@ def main(argv=None):
     p.add_argument("workloads", nargs="*", help=f"any of: {', '.join(WORKLOADS)}")
     p.add_argument("--memory", action="store_true",
                    help="peak RSS of training steps, one subprocess per library (bench/_memory.py)")
+    p.add_argument("--alone", action="store_true",
+                   help="time each library in its own processes (bench/_alone.py)")
     args = p.parse_args(argv)
-    if args.memory:
-        from ._memory import DEFAULT_WORKLOADS, run
+    if args.alone or args.memory:
         bad = [n for n in args.workloads if n not in WORKLOADS]
         if bad:
             p.error(f"unknown workload {bad[0]!r}; choose from {', '.join(WORKLOADS)}")
+    if args.alone:
+        from ._alone import run
+        return run(args.workloads or [n for n in WORKLOADS if not n.startswith(
+            ("import", "dataloader"))])
+    if args.memory:
+        from ._memory import DEFAULT_WORKLOADS, run
         return run(args.workloads or DEFAULT_WORKLOADS)
     import torch
 

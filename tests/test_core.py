@@ -137,3 +137,20 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "", f"import ember also imported: {out}"
+
+
+@pytest.mark.parametrize("env, tuned", [({}, True), ({"EMBER_MALLOC_TUNE": "0"}, False),
+                                        ({"MALLOC_TOP_PAD_": "0"}, False)])
+def test_malloc_tuning_at_import(env, tuned):
+    """glibc keeps freed arrays in its heap (ember/_blas.py: tune_malloc) unless the
+    user opted out or set a MALLOC_* tunable themselves."""
+    import os
+    import subprocess
+    import sys
+    if not os.confstr("CS_GNU_LIBC_VERSION"):
+        pytest.skip("not glibc")
+    base = {k: v for k, v in os.environ.items()
+            if k != "EMBER_MALLOC_TUNE" and not k.startswith("MALLOC_")}
+    r = subprocess.run([sys.executable, "-c", "import ember._blas as b; print(b.malloc_tuned)"],
+                       capture_output=True, text=True, env={**base, **env}, check=True)
+    assert r.stdout.strip() == str(tuned)
