@@ -167,9 +167,11 @@ def device_of_array(arr):
 
 
 def to_host(arr):
-    """``arr`` as a NumPy array (a copy from the GPU for CuPy arrays)."""
-    return arr if isinstance(arr, np.ndarray) else \
-        arr.get() if hasattr(arr, "get") and not isinstance(arr, np.generic) else np.asarray(arr)
+    """``arr`` as a NumPy array: itself if it is one, a copy from the GPU for a
+    CuPy array, ``np.asarray`` of anything else (NumPy scalars, lists)."""
+    if type(arr) is np.ndarray:
+        return arr
+    return arr.get() if hasattr(arr, "get") else np.asarray(arr)
 
 
 def accumulate(xp, name, a, axis):
@@ -222,16 +224,16 @@ def to_device(arr, dev, non_blocking=False):
     if src == dev:
         return arr
     cp = cupy()
-    stream = cp.cuda.get_current_stream()
     if dev.type == "cpu":
         if non_blocking:
-            return arr.get(stream=stream, out=pinned_empty(arr.shape, arr.dtype))
+            return arr.get(stream=cp.cuda.get_current_stream(),
+                           out=pinned_empty(arr.shape, arr.dtype))
         return arr.get()
     with cp.cuda.Device(dev.index):
         if src.type == "cpu":
             if non_blocking and is_pinned(arr):
                 out = cp.empty(arr.shape, arr.dtype)
-                out.set(arr, stream=stream)
+                out.set(arr, stream=cp.cuda.get_current_stream())
                 return out
             return cp.asarray(arr)
         return cp.array(arr, copy=True)

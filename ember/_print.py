@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _dtype as D
+from ._backend import to_host
 
 
 @dataclass
@@ -99,8 +100,7 @@ class _Formatter:
 
 
 def _host(t):
-    a = t._data
-    a = a if type(a) is np.ndarray else a.get()
+    a = to_host(t._data)
     if t._dtype in (D.float16, D.bfloat16):
         a = a.astype(np.float32)
     return a

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import _dtype as D
-from ._backend import CPU, canonical, device_of_array, to_device
+from ._backend import CPU, canonical, device_of_array, to_device, to_host
 
 __all__ = ["UntypedStorage", "TypedStorage"]
 
@@ -125,8 +125,7 @@ class UntypedStorage:
         return iter(self.tolist())
 
     def _host(self):
-        b = self._bytes
-        return b if isinstance(b, np.ndarray) else b.get()
+        return to_host(self._bytes)
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):

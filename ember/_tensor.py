@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 
 from . import _dtype as D
-from ._backend import CPU, device_of_array, is_pinned, pin
+from ._backend import CPU, device_of_array, is_pinned, pin, to_host
 from .autograd.grad_mode import STATE
 from .autograd.graph import AccumulateGrad, run_backward
 
@@ -387,11 +387,10 @@ class Tensor:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
                                 "Tensor.cpu() to copy the tensor to host memory first.")
             return self._data
-        a = self._data
-        return a if type(a) is _ndarray else a.get()
+        return to_host(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        a = self._data if type(self._data) is _ndarray else self._data.get()
+        a = to_host(self._data)
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def __len__(self):

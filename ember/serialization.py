@@ -38,7 +38,7 @@ from collections import Counter, OrderedDict
 import numpy as np
 
 from . import _dtype as D
-from ._backend import CPU, canonical, device
+from ._backend import CPU, canonical, device, to_host
 from ._storage import _STORAGE_NAMES, STORAGE_TYPES, StorageType, TypedStorage, UntypedStorage
 from ._tensor import Size, Tensor, _contiguous_strides, _wrap
 
@@ -1310,7 +1310,7 @@ def save_safetensors(tensors, path, metadata=None):
         fh.write(struct.pack("<Q", len(hb)) + hb)
         for k in order:
             a = tensors[k]._data
-            a = np.ascontiguousarray(a if isinstance(a, np.ndarray) else a.get())
+            a = np.ascontiguousarray(to_host(a))
             if a.size:
                 fh.write(memoryview(a.reshape(-1).view(np.uint8)))
     finally:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import canonical, to_device, xp_for, xp_of
+from .._backend import canonical, to_device, to_host, xp_for, xp_of
 from .._tensor import Tensor, _wrap
 from ._core import FUNCTIONS, METHODS, as_tensor_like, export, inplace, node, record, shape_arg
 
@@ -46,8 +46,7 @@ def _infer_dtype(data):
 
 def _to_array(data, dt):
     if isinstance(data, Tensor):
-        a = data._data if type(data._data) is np.ndarray else data._data.get()
-        return a.astype(dt.np, copy=True)
+        return to_host(data._data).astype(dt.np, copy=True)
     if isinstance(data, np.ndarray):
         return data.astype(dt.np, copy=True)
     if isinstance(data, (list, tuple)):

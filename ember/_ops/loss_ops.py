@@ -10,7 +10,7 @@ works (``p`` is recomputed as an op only when the backward is recorded).
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import xp_of
+from .._backend import to_host, xp_of
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
 from ._core import autocast_op, node, record, wrap
@@ -314,8 +314,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     dt = lp_t._dtype
     lp = lp_t._data
     xp = xp_of(lp)
-    host = lp.get() if xp is not np else lp
-    host = host.astype(np.float64)
+    host = to_host(lp).astype(np.float64)
     batched = host.ndim == 3
     if not batched:
         host = host[:, None, :]
@@ -323,14 +322,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
     def ints(v):
         if isinstance(v, Tensor):
-            a = v._data
-            a = a.get() if type(a) is not np.ndarray else a
-            return np.asarray(a, dtype=np.int64).reshape(-1)
+            return to_host(v._data).astype(np.int64, copy=False).reshape(-1)
         return np.asarray(v, dtype=np.int64).reshape(-1)
 
     il, tl = ints(input_lengths), ints(target_lengths)
     tg = targets._data
-    tg = np.asarray(tg.get() if type(tg) is not np.ndarray else tg, dtype=np.int64)
+    tg = to_host(tg).astype(np.int64, copy=False)
     if not batched:
         tg = tg.reshape(1, -1)
     losses = np.zeros(N)

@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import canonical, cupy, to_device, xp_of
+from .._backend import canonical, cupy, to_device, to_host, xp_of
 from .._tensor import Tensor, _wrap
 from ._core import FUNCTIONS, METHODS, export, shape_arg, write_into
 from .creation import _finish as _out  # array -> tensor on device, requires_grad set
@@ -225,7 +225,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 def bernoulli(input, p=None, *, generator=None, out=None):
     rng = _rng(generator)
     probs = input._data if p is None else np.broadcast_to(p, input._data.shape)
-    probs = np.asarray(probs.get() if hasattr(probs, "get") else probs)
+    probs = to_host(probs)
     if (probs < 0).any() or (probs > 1).any():
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     arr = (rng.random(probs.shape) < probs).astype(input._dtype.np)
@@ -234,7 +234,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 @export()
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
-    p = input._data if type(input._data) is np.ndarray else input._data.get()
+    p = to_host(input._data)
     p = p.astype(np.float64)
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -260,7 +260,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 @export()
 def poisson(input, generator=None):
-    lam = input._data if type(input._data) is np.ndarray else input._data.get()
+    lam = to_host(input._data)
     return _out(_rng(generator).poisson(lam).astype(input._dtype.np), input._dtype,
                 input.device, False)
 

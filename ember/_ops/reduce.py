@@ -9,7 +9,7 @@ import collections
 import numpy as np
 
 from .. import _dtype as D
-from .._backend import accumulate, xp_of
+from .._backend import accumulate, to_host, xp_of
 from .._tensor import Tensor
 from ._core import dims_arg, export, node, record, wrap, wrap_dim, write_out
 from .elementwise import unsupported
@@ -789,7 +789,7 @@ def _kth_index(xp, a, srt, order, d, k):
     if tie.any():
         rows = xp.moveaxis(a, d, -1)
         out = xp.moveaxis(idx, d, -1).copy()
-        tie = tie.get() if hasattr(tie, "get") else tie  # cupy -> numpy
+        tie = to_host(tie)
         for r in np.ndindex(tie.shape):
             if tie[r]:
                 out[r + (0,)] = _quickselect(rows[r].tolist(), k)

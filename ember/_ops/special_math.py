@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
+from .._backend import to_host
 from ._core import FUNCTIONS, METHODS, inplace
 from .elementwise import _unary, _where, cj
 
@@ -31,7 +32,7 @@ def _on_host(xp, f, *arrays):
     CUDA the arrays go to the host and the result comes back."""
     if xp is np:
         return f(_sp(np), *arrays)
-    return xp.asarray(f(_sp(np), *(a.get() for a in arrays)))
+    return xp.asarray(f(_sp(np), *map(to_host, arrays)))
 
 
 _2_SQRT_PI = 2 / math.sqrt(math.pi)

@@ -25,6 +25,7 @@ import tempfile
 
 import numpy as np
 
+from ...._backend import to_host
 from ...._tensor import Tensor, _wrap
 
 _ALIGN = 64
@@ -131,7 +132,7 @@ class _Pickler(pickle.Pickler):
             # As bytes: NumPy only pickles built-in dtypes out of band (not bfloat16).
             return _array, (pickle.PickleBuffer(a.reshape(-1).view(np.uint8)), a.dtype, a.shape)
         if isinstance(obj, Tensor):
-            arr = obj._data if obj.is_cpu else obj._data.get()
+            arr = to_host(obj._data)
             return _tensor, (type(obj), arr, obj._dtype, str(obj.device),
                              obj._requires_grad and obj.is_leaf)
         return NotImplemented
