@@ -11,10 +11,9 @@ for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if not _m.startswith("_"):
         importlib.import_module(f"{__name__}.{_m}")
 
-from . import norm as _norm  # noqa: E402
 from ._core import wrap_cuda_fp32_ops  # noqa: E402
 
-wrap_cuda_fp32_ops(_norm)
+wrap_cuda_fp32_ops()
 
 
 def install(tensor_cls):

@@ -576,15 +576,16 @@ def autocast_op(policy):
 
 
 # Ops PyTorch's CUDA autocast runs in float32 beyond the lists both devices
-# share (its CPU autocast leaves these in the input dtype). Wrapped once all op
-# modules are loaded (``_ops/__init__.py``); norm-module functions by attribute.
+# share (its CPU autocast leaves these in the input dtype). Most are generated
+# by tables (elementwise, reductions), so they are wrapped by name once all op
+# modules are loaded (``_ops/__init__.py``); layer_norm and group_norm carry the
+# decorator where they are defined.
 CUDA_FP32 = ("acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p",
              "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "sum", "prod",
              "cumsum", "cumprod", "logsumexp", "norm", "dist", "renorm", "cdist")
-CUDA_FP32_NORMS = ("layer_norm", "group_norm")
 
 
-def wrap_cuda_fp32_ops(norm_module):
+def wrap_cuda_fp32_ops():
     wrapped = {}
     for table in (FUNCTIONS, METHODS):
         for name in CUDA_FP32:
@@ -593,11 +594,6 @@ def wrap_cuda_fp32_ops(norm_module):
                 if fn not in wrapped:
                     wrapped[fn] = autocast_op("fp32_cuda")(fn)
                 table[name] = wrapped[fn]
-    for name in CUDA_FP32_NORMS:
-        fn = getattr(norm_module, name)
-        setattr(norm_module, name, autocast_op("fp32_cuda")(fn))
-        if FUNCTIONS.get(name) is fn:
-            FUNCTIONS[name] = getattr(norm_module, name)
 
 
 def _autocast_args(policy, args):

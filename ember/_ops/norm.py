@@ -14,7 +14,7 @@ import numpy as np
 from .. import _dtype as D
 from .._backend import xp_of
 from ..autograd.grad_mode import STATE
-from ._core import export, record, wrap
+from ._core import autocast_op, export, record, wrap
 from ._parallel import split
 from .conv import node_freeing
 
@@ -252,6 +252,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 @export(method=False)
+@autocast_op("fp32_cuda")  # CUDA autocast runs it in float32 (see _core.CUDA_FP32)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5,
                cudnn_enable=True):
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else \
@@ -275,6 +276,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5,
 
 
 @export(method=False)
+@autocast_op("fp32_cuda")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     x = input
     if x.ndim < 2:
