@@ -159,10 +159,9 @@ def _window_scatter(k, s, p, d, S, osz, weight=None, idx=None):
     # disjoint windows: each tap view is written once, no read-modify-write
     disjoint = all(ss >= dd * (kk - 1) + 1 for kk, ss, dd in zip(k, s, d))
 
-    tiled = idx is None and _tiles(k, s, p, d, S, osz)
-
     # windows tile the input: every cell is written once, no zero fill needed
     covers = _tiles(k, s, p, d, S, osz)
+    tiled = idx is None and covers
 
     def f(g):
         xp = xp_of(g)
