@@ -11,7 +11,6 @@ The parent alternates the two libraries' processes ``ROUNDS`` times and
 reports medians as ``python -m bench`` does."""
 import json
 import os
-import subprocess
 import sys
 
 ROUNDS = int(os.environ.get("BENCH_ALONE_ROUNDS", 2))
@@ -37,25 +36,16 @@ def measure(lib_name, workload):
     return [_time(step, inner, sync) for _ in range(reps)]
 
 
-def run_child(lib_name, workload):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    r = subprocess.run([sys.executable, "-m", "bench._alone", lib_name, workload],
-                       capture_output=True, text=True, cwd=root)
-    if r.returncode != 0:
-        raise RuntimeError((r.stderr.strip().splitlines() or ["failed"])[-1][:100])
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def run(names, out=print):
     """Times each workload per library in its own processes; prints the table."""
-    from .harness import report
+    from .harness import child_json, report
     results = {}
     for n in names:
         try:
             times = {"ember": [], "torch": []}
             for _ in range(ROUNDS):
                 for lib in times:
-                    times[lib] += run_child(lib, n)
+                    times[lib] += child_json("bench._alone", lib, n)
             results[n] = times
         except Exception as e:  # a workload that cannot run alone (import time)
             results[n] = f"{type(e).__name__}: {e}"[:100]

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import resource
-import subprocess
 import sys
 
 DEFAULT_WORKLOADS = ("mlp_train", "lstm_train", "cnn_train", "transformer_train")
@@ -70,12 +69,8 @@ def measure(lib_name, workload, steps=STEPS):
 
 def run_child(lib_name, workload, steps=STEPS):
     """Runs ``python -m bench._memory LIB WORKLOAD STEPS`` and parses its JSON line."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    r = subprocess.run([sys.executable, "-m", "bench._memory", lib_name, workload, str(steps)],
-                       capture_output=True, text=True, cwd=root)
-    if r.returncode != 0:
-        raise RuntimeError((r.stderr.strip().splitlines() or ["failed"])[-1][:100])
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    from .harness import child_json
+    return child_json("bench._memory", lib_name, workload, steps)
 
 
 def run(names, steps=STEPS, out=print):

@@ -1,9 +1,12 @@
 """Benchmark harness: each workload builds a step function for ember and for
 torch; the harness warms both up, then alternates timed runs (A B A B ...) in
 one process and reports medians and the median of per-pair ratios."""
+import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 WORKLOADS = {}
@@ -67,3 +70,15 @@ def report(results, out=print):
         g = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         out(f"{'geometric mean':<44}{g:>8.2f}x")
     return ratios
+
+
+def child_json(module, *args):
+    """Runs ``python -m <module> ARGS`` in a fresh interpreter from the repository
+    root and returns the JSON its last output line holds; RuntimeError with the
+    child's last error line if it fails (bench._memory, bench._alone)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-m", module, *map(str, args)],
+                       capture_output=True, text=True, cwd=root)
+    if r.returncode != 0:
+        raise RuntimeError((r.stderr.strip().splitlines() or ["failed"])[-1][:100])
+    return json.loads(r.stdout.strip().splitlines()[-1])
