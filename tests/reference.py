@@ -107,6 +107,27 @@ def convert(obj, lib, requires_grad=False, leaves=None):
     return obj
 
 
+def sample_to_ember(obj, leaves, device="cpu"):
+    """An OpInfo sample's arguments (torch tensors inside lists/tuples/dicts) as
+    ember objects on ``device``; tensors that require grad become ember leaves
+    that require grad, appended to ``leaves``."""
+    if isinstance(obj, torch.Tensor):
+        e = ember.from_numpy(obj.detach().resolve_conj().numpy().copy()).to(device)
+        if obj.requires_grad:
+            e.requires_grad_(True)
+            leaves.append(e)
+        return e
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(sample_to_ember(o, leaves, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: sample_to_ember(v, leaves, device) for k, v in obj.items()}
+    if isinstance(obj, torch.dtype):
+        return getattr(ember, str(obj).split(".")[-1])
+    if isinstance(obj, torch.device):
+        return ember.device(device)
+    return obj
+
+
 def to_numpy(x):
     if isinstance(x, torch.Tensor):
         a = _np_from_torch(x)
@@ -286,6 +307,35 @@ def opinfo_samples(name, dtype=torch.float32, requires_grad=False, variant=""):
     op = opinfo(name, variant)
     for s in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
         yield s.input, tuple(s.args), dict(s.kwargs)
+
+
+# Ops that draw random numbers: no deterministic function to compare or difference.
+RANDOM_OPS = frozenset({
+    "normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
+    "nn.functional.dropout2d", "nn.functional.dropout3d", "nn.functional.alpha_dropout",
+    "nn.functional.feature_alpha_dropout", "rand_like", "randn_like", "multinomial",
+    "nn.functional.gumbel_softmax", "uniform", "cauchy", "exponential", "geometric",
+    "log_normal", "poisson",
+    "nn.functional.multi_head_attention_forward"})  # its sample uses dropout
+
+
+def ember_opinfo_names(skip=(), autograd_only=False):
+    """Sorted names of the (base, not variant) OpInfo entries ember has: top-level
+    ops it registers and the nn./linalg./special./fft. namespaces; ``skip`` and
+    in-place variants left out."""
+    names = set(ember._ops.FUNCTIONS)
+    out = set()
+    for op in op_db():
+        if op.variant_test_name or op.name.endswith("_") or op.name in skip or \
+                (autograd_only and not op.supports_autograd):
+            continue
+        if "." in op.name:
+            if op.name.split(".")[0] not in ("nn", "linalg", "special", "fft"):
+                continue
+        elif op.name not in names:
+            continue
+        out.add(op.name)
+    return sorted(out)
 
 
 # OpInfo calls these as methods (self first), unlike ember's function form.

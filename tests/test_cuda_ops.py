@@ -5,7 +5,7 @@ through scripts/gpu-check on a GPU machine and are skipped elsewhere."""
 import numpy as np
 import pytest
 import torch
-from reference import ember_op, op_db
+from reference import RANDOM_OPS, ember_op, ember_opinfo_names, op_db, sample_to_ember
 
 import ember
 
@@ -13,14 +13,10 @@ pytestmark = pytest.mark.cuda
 
 MAX_SAMPLES = 3
 # Random ops draw different numbers on each device (test_random_on_cuda covers them).
-RANDOM = {"normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
-          "nn.functional.dropout2d", "nn.functional.dropout3d", "nn.functional.alpha_dropout",
-          "nn.functional.feature_alpha_dropout", "rand_like", "randn_like", "randint_like",
-          "multinomial", "nn.functional.gumbel_softmax", "randn", "randint", "rand",
-          "uniform", "cauchy", "exponential",
-          "geometric", "log_normal", "poisson", "nn.functional.multi_head_attention_forward",
-          "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
-          "nn.functional.fractional_max_pool2d", "nn.functional.fractional_max_pool3d"}
+RANDOM = RANDOM_OPS | {"randint_like", "randn", "randint", "rand", "empty", "empty_like",
+                       "empty_strided", "new_empty", "new_empty_strided",
+                       "nn.functional.fractional_max_pool2d",
+                       "nn.functional.fractional_max_pool3d"}
 # float32 backward rules sensitive to rounding (exp/log of running sums): looser rtol.
 LOOSE = {"logcumsumexp": 2e-2}
 # Eigenvectors are unique only up to sign/phase: only the eigenvalues are compared.
@@ -30,35 +26,7 @@ VECTORS_AMBIGUOUS = {"linalg.eig", "linalg.eigh"}
 def _ops():
     if not ember.cuda.is_available():  # collection on CPU machines stays cheap
         return ["(no cuda)"]
-    names = set(ember._ops.FUNCTIONS)
-    out = set()
-    for op in op_db():
-        if op.variant_test_name or op.name.endswith("_") or op.name in RANDOM:
-            continue
-        top = op.name.split(".")[0]
-        if ("." not in op.name and op.name not in names) or \
-                ("." in op.name and top not in ("nn", "linalg", "special", "fft")):
-            continue
-        out.add(op.name)
-    return sorted(out)
-
-
-def _convert(obj, dev, leaves):
-    if isinstance(obj, torch.Tensor):
-        e = ember.from_numpy(obj.detach().resolve_conj().numpy().copy()).to(dev)
-        if obj.requires_grad:
-            e.requires_grad_(True)
-            leaves.append(e)
-        return e
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_convert(o, dev, leaves) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _convert(v, dev, leaves) for k, v in obj.items()}
-    if isinstance(obj, torch.dtype):
-        return getattr(ember, str(obj).split(".")[-1])
-    if isinstance(obj, torch.device):
-        return ember.device(dev)
-    return obj
+    return ember_opinfo_names(skip=RANDOM)
 
 
 def _flat(out):
@@ -71,9 +39,9 @@ def _flat(out):
 
 def _run(fn, sample, dev, grad):
     leaves = []
-    inp = _convert(sample.input, dev, leaves)
-    args = _convert(tuple(sample.args), dev, leaves)
-    kwargs = _convert(dict(sample.kwargs), dev, leaves)
+    inp = sample_to_ember(sample.input, leaves, dev)
+    args = sample_to_ember(tuple(sample.args), leaves, dev)
+    kwargs = sample_to_ember(dict(sample.kwargs), leaves, dev)
     if "device" in kwargs:  # creation ops: the sample names the CPU
         kwargs["device"] = dev
     outs = _flat(fn(inp, *args, **kwargs))

@@ -3,7 +3,7 @@ registers that PyTorch's OpInfo database also knows: the op list comes from
 ember's registry, so new ops are covered automatically."""
 import pytest
 import torch
-from reference import ember_op, op_db
+from reference import RANDOM_OPS, ember_op, ember_opinfo_names, op_db, sample_to_ember
 
 import ember
 
@@ -14,27 +14,10 @@ MAX_SAMPLES = 2
 _UNPOOL = ("OpInfo samples scatter duplicate indices, so the function is not differentiable "
            "there (PyTorch's own OpInfo skips gradcheck for max_unpool too)")
 KNOWN = {f"nn.functional.max_unpool{d}d": _UNPOOL for d in (1, 2, 3)}
-# Random ops have no deterministic function to difference.
-RANDOM = {"normal", "bernoulli", "nn.functional.rrelu", "nn.functional.dropout",
-          "nn.functional.dropout2d", "nn.functional.dropout3d", "nn.functional.alpha_dropout",
-          "nn.functional.feature_alpha_dropout", "rand_like", "randn_like", "multinomial",
-          "nn.functional.gumbel_softmax", "uniform", "cauchy", "exponential", "geometric",
-          "log_normal", "poisson",
-          "nn.functional.multi_head_attention_forward"}  # its sample uses dropout
+
+
 def _registry_ops():
-    names = set(ember._ops.FUNCTIONS)
-    out = []
-    for op in op_db():
-        if op.variant_test_name or not op.supports_autograd or op.name.endswith("_") or \
-                op.name in RANDOM:
-            continue
-        top = op.name.split(".")[0]
-        if "." not in op.name and op.name not in names:
-            continue
-        if "." in op.name and top not in ("nn", "linalg", "special", "fft"):
-            continue
-        out.append(op.name)
-    return sorted(set(out))
+    return ember_opinfo_names(skip=RANDOM_OPS, autograd_only=True)
 
 
 def _small(sample):
@@ -48,22 +31,6 @@ def _small(sample):
     tens = [t for t in flat if isinstance(t, torch.Tensor)]
     return tens and all(t.numel() <= MAX_ELEMS for t in tens) and \
         any(t.requires_grad for t in tens)
-
-
-def _to_ember(obj, leaves):
-    if isinstance(obj, torch.Tensor):
-        e = ember.from_numpy(obj.detach().numpy().copy())
-        if obj.requires_grad:
-            e.requires_grad_(True)
-            leaves.append(e)
-        return e
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_ember(o, leaves) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _to_ember(v, leaves) for k, v in obj.items()}
-    if isinstance(obj, torch.dtype):
-        return getattr(ember, str(obj).split(".")[-1])
-    return obj
 
 
 @pytest.mark.parametrize("name", _registry_ops())
@@ -84,9 +51,9 @@ def test_gradcheck(name):
         except Exception:  # not a valid call in PyTorch either (e.g. imag of real)
             continue
         leaves = []
-        inp = _to_ember(s.input, leaves)
-        args = _to_ember(tuple(s.args), leaves)
-        kwargs = _to_ember(dict(s.kwargs), leaves)
+        inp = sample_to_ember(s.input, leaves)
+        args = sample_to_ember(tuple(s.args), leaves)
+        kwargs = sample_to_ember(dict(s.kwargs), leaves)
         if not leaves:
             continue
 
