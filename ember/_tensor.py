@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._backend import CPU, device_of_array, is_pinned, pin, to_host
+from ._layout import _ORDER as _LAYOUT_ORDER
 from .autograd.grad_mode import STATE
 from .autograd.graph import AccumulateGrad, run_backward
 
@@ -173,8 +174,7 @@ class Tensor:
     def is_contiguous(self, memory_format=None):
         a = self._data
         if memory_format is not None:
-            from ._layout import _ORDER
-            perm = _ORDER.get(memory_format.name)
+            perm = _LAYOUT_ORDER.get(memory_format.name)
             if perm is not None:
                 return a.ndim == len(perm) and self.permute(*perm).is_contiguous()
         if a.flags.c_contiguous:
