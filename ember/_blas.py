@@ -1,21 +1,36 @@
 """BLAS thread policy.
 
 OpenBLAS splits every GEMM statically across its threads and spin-waits at a
-barrier; on a machine where another process keeps a core busy a 64x784x256
-product went from 0.6 ms (1 thread) to 95 ms (2 threads) here. ember
-therefore runs products below ``BIG_MACS`` multiply-adds on one thread and
-lets only big ones use all cores. A user who sets OPENBLAS_NUM_THREADS or
-OMP_NUM_THREADS keeps control: then ember changes nothing.
+barrier, and its idle threads keep spinning ~0.1 s after a product. On a
+machine where another process keeps a core busy a 64x784x256 product once went
+from 0.6 ms (1 thread) to 95 ms (2 threads) here; on a quiet machine the same
+product takes 0.21 ms on one thread and 0.12 ms on two. So ember picks per
+product (``gemm_threads``):
 
-The thread count is set through the OpenBLAS library NumPy already loaded
-(via ctypes), so this costs no import time.
+- below ``MID_MACS`` multiply-adds: one thread (threads cost more than they save);
+- from ``BIG_MACS``: all threads;
+- in between: all threads while the second core looks free (``threads_free``):
+  ember's own intra-op threads have not run lately (OpenBLAS's spinning threads
+  would take their core), the caller is the main thread, and no recent threaded
+  product took far longer than the fastest one seen (the sign that another
+  process holds a core). Such a slow product sends mid-size products back to
+  one thread for a while, twice as long each time it happens again.
+
+A user who sets OPENBLAS_NUM_THREADS or OMP_NUM_THREADS keeps control: then
+ember changes nothing. The thread count is set through the OpenBLAS library
+NumPy already loaded (via ctypes), so this costs no import time.
 """
 import contextlib
 import glob
 import os
+import threading
+import time
 
-BIG_MACS = 1 << 28   # ~ a 512x512x1024 product
+BIG_MACS = 1 << 28   # ~ a 512x512x1024 product: always all threads
+MID_MACS = 1 << 22   # ~ a 64x256x256 product: all threads while ``threads_free()``
 
+_NCPU = os.cpu_count() or 1
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 malloc_tuned = False  # whether init() applied tune_malloc
 _set = None          # callable(n) or None when no controllable BLAS was found
 _max = 1
@@ -94,20 +109,88 @@ def init():
         _active = True
 
 
-@contextlib.contextmanager
-def _all_threads():
-    _set(_max)
-    try:
-        yield
-    finally:
+class _Threads:
+    """All of OpenBLAS's threads for the products inside (back to one after)."""
+    __slots__ = ()
+
+    def __enter__(self):
+        global _region
+        _set(_max)
+        _region = True
+
+    def __exit__(self, *exc):
+        global _region
         _set(1)
+        _region = False
+
+
+# State of the mid-size policy (see the module docstring).
+_POOL_GAP = 0.2       # s since ember's intra-op threads last ran
+_SAMPLE = 0.2         # s between readings of the machine's CPU time (/proc/stat)
+_main = threading.main_thread().ident
+_pool_used = -1e9     # time.monotonic() when the intra-op threads last ran
+_region = False       # inside a _Threads region (its products are threaded already)
+_reading = None       # (monotonic time, CPU seconds of all processes, of this one)
+_idle = False         # whether the cores ember's threads need were idle at the last reading
+_THREADS = _Threads()
+_NULL = contextlib.nullcontext()
+
+
+def pool_used():
+    """Notes that ember's own intra-op threads are running (``_ops/_parallel``)."""
+    global _pool_used
+    _pool_used = time.monotonic()
+
+
+def _cpu_seconds():
+    """CPU seconds all processes have run (steal time included: a hypervisor that
+    runs other machines on our cores takes them too), from Linux's /proc/stat."""
+    with open("/proc/stat", "rb") as f:
+        v = f.readline().split()
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, v[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def _cores_idle():
+    """Whether other processes left ``_max`` cores idle since the last reading
+    (taken at most every ``_SAMPLE`` s; False where /proc/stat is missing)."""
+    global _reading, _idle
+    now = time.monotonic()
+    if _reading is not None and now - _reading[0] < _SAMPLE:
+        return _idle
+    try:
+        reading = (now, _cpu_seconds(), time.process_time())
+    except (OSError, ValueError):
+        return False
+    if _reading is not None:
+        others = (reading[1] - _reading[1]) - (reading[2] - _reading[2])
+        _idle = others / (now - _reading[0]) + _max <= _NCPU + 0.25
+    _reading = reading
+    return _idle
+
+
+def threads_free():
+    """Whether mid-size products may use all OpenBLAS threads now: the caller is
+    the main thread, ember's intra-op threads have not run for ``_POOL_GAP`` s,
+    and other processes leave enough cores idle."""
+    if not _active or _max < 2 or threading.get_ident() != _main or \
+            time.monotonic() - _pool_used < _POOL_GAP:
+        return False
+    return _cores_idle()
+
+
+def in_threaded_region():
+    """Whether the products running now are inside a ``gemm_threads`` region."""
+    return _region
 
 
 def gemm_threads(macs):
-    """Context for a product of ``macs`` multiply-adds: all threads if big."""
-    if _active and macs >= BIG_MACS:
-        return _all_threads()
-    return contextlib.nullcontext()
+    """Context for products of ``macs`` multiply-adds each: all threads if big,
+    or if mid-size while ``threads_free()``; else one. Inside a threaded region
+    (a recurrent layer's pass) every product keeps the region's threads."""
+    if _active and macs >= MID_MACS and not _region and (macs >= BIG_MACS or threads_free()):
+        return _THREADS
+    return _NULL
 
 
 def set_max_threads(n):

@@ -33,3 +33,12 @@ def two_threads():
     _parallel.set_num_threads(2)
     yield
     _parallel.set_num_threads(old)
+
+
+@pytest.fixture(autouse=True)
+def _cores_busy(monkeypatch):
+    """Mid-size products stay on one BLAS thread (``ember/_blas.py``: the policy
+    reads the machine's load, which tests must not depend on);
+    ``tests/test_blas_threads.py`` sets the other cases itself."""
+    from ember import _blas
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: False)

@@ -9,7 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import _blas
+
 _MIN_WORK = 1 << 18      # elements below which splitting costs more than it saves
+_CLAIM_WORK = 1 << 20    # elements from which a parallel run claims the second core (split)
 _pool = None
 
 
@@ -45,7 +48,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def split(fn, n, work, xp=np, pieces=1):
+def split(fn, n, work, xp=np, pieces=1, mark=True):
     """Runs ``fn(start, stop)`` over ``range(n)`` cut into one chunk per thread
     (or all at once when ``work`` elements are few or the arrays are not NumPy's).
 
@@ -53,7 +56,14 @@ def split(fn, n, work, xp=np, pieces=1):
     the threads (the caller's included) take in turn as each finishes the last: a
     thread that shares its core with another process then does less of the work
     rather than holding everyone up. The ranges don't depend on timing (only which
-    thread runs each), so ``fn`` may keep per-range results."""
+    thread runs each), so ``fn`` may keep per-range results.
+
+    A run over ``_CLAIM_WORK`` elements claims the second core for ember's
+    threads: mid-size products then stay off OpenBLAS's threads for a while
+    (``_blas.pool_used``), whose spinning would slow such runs; smaller runs (an
+    optimizer's update of one tensor) are not worth giving up threaded products.
+    ``mark=False`` (the GEMM split, which runs only when those may not be used
+    anyway) never claims."""
     global _pool
     t = min(_threads, n)
     if t <= 1 or work < _MIN_WORK or xp is not np:
@@ -61,6 +71,12 @@ def split(fn, n, work, xp=np, pieces=1):
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember-intraop")
+    if mark and work >= _CLAIM_WORK:
+        _blas.pool_used()
+    _run(fn, n, t, pieces)
+
+
+def _run(fn, n, t, pieces):
     if pieces <= 1:
         bounds = [n * i // t for i in range(t + 1)]
         futs = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import xp_of
-from .._blas import BIG_MACS, gemm_threads
+from .._blas import BIG_MACS, gemm_threads, threads_free
 from .._tensor import Tensor
 from ._core import METHODS, autocast_op, export, inplace, node, record, wrap
 from ._outarg import with_out
@@ -50,26 +50,27 @@ _SPLIT_MACS = 1 << 24   # products from ~16M multiply-adds are split over the in
 
 
 def _gemm(a, b):
-    """``a @ b`` of NumPy or CuPy arrays with ember's thread policy. Big products
-    use all of OpenBLAS's threads (``_blas.gemm_threads``); mid-size 2-d NumPy
-    products are cut into row (or column) blocks that the intra-op threads run
-    as single-threaded BLAS calls (1.7x faster for cnn_train's 64x9216x128 here).
-    Those threads wait without spinning and hand the blocks to whichever thread
-    is free, so a core busy elsewhere costs no collapse (OpenBLAS's own threads
-    spin: see ``ember/_blas.py``)."""
+    """``a @ b`` of NumPy or CuPy arrays with ember's thread policy
+    (``_blas.gemm_threads``). Mid-size 2-d NumPy products from ``_SPLIT_MACS``
+    that may not use OpenBLAS's threads (``_blas.threads_free``: typically because
+    ember's intra-op threads are busy with convolutions) are cut into row (or
+    column) blocks that the intra-op threads run as single-threaded BLAS calls
+    (1.7x faster for cnn_train's 64x9216x128 here). Those threads wait without
+    spinning and hand the blocks to whichever thread is free, so a core busy
+    elsewhere costs no collapse."""
     macs = a.size * (b.shape[-1] if b.ndim > 1 else 1)
     if type(a) is np.ndarray and a.ndim == 2 and b.ndim == 2 and \
-            _SPLIT_MACS <= macs < BIG_MACS and num_threads() > 1:
+            _SPLIT_MACS <= macs < BIG_MACS and num_threads() > 1 and not threads_free():
         m, n = a.shape[0], b.shape[1]
         out = np.empty((m, n), np.result_type(a, b))
         if m >= n:
             def rows(i, j):
                 np.matmul(a[i:j], b, out=out[i:j])
-            split(rows, m, macs, np, pieces=2)
+            split(rows, m, macs, np, pieces=2, mark=False)
         else:
             def cols(i, j):
                 np.matmul(a, b[:, i:j], out=out[:, i:j])
-            split(cols, n, macs, np, pieces=2)
+            split(cols, n, macs, np, pieces=2, mark=False)
         return out
     with gemm_threads(macs):
         return (np.matmul if type(a) is np.ndarray else xp_of(a).matmul)(a, b)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._backend import xp_of
-from .._blas import gemm_threads
+from .._blas import gemm_threads, in_threaded_region
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
 from . import _parallel
@@ -101,13 +101,16 @@ def _give(*arrays):
 # weight-gradient GEMMs of the steps already processed with the rest of the
 # backward loop (each product single-threaded, so a busy core costs waiting,
 # never spinning). Used when ember may use more than one thread
-# (``ember.set_num_threads``).
+# (``ember.set_num_threads``) and the layer pass does not run with OpenBLAS's
+# threads: when they may take the other cores (``_blas.threads_free``), the
+# whole pass runs with threaded products instead (``_layer_threads``), which is
+# faster, as the time loops' own products then use all cores too.
 _worker = None
 
 
 def _helper():
     global _worker
-    if _parallel.num_threads() < 2:
+    if _parallel.num_threads() < 2 or in_threaded_region():
         return None
     if _worker is None:
         from concurrent.futures import ThreadPoolExecutor
@@ -186,21 +189,15 @@ def _stack_prev(xp, arr, init, steps):
     return hp
 
 
-# BLAS threads: OpenBLAS's helper threads keep spinning for a while after a
-# threaded product (~0.1 s), competing with the rest of the training step (and
-# with anything else on a busy machine); products of a few ms do not win that
-# back, so this op threads only huge ones (and overlaps the LSTM weight
-# gradients on a helper thread instead, see ``_Overlap``).
-_HUGE = 1 << 30
-
-
-def _gemm_threads(macs):
-    return gemm_threads(macs if macs >= _HUGE else 0)
+def _layer_threads(w_hh, steps):
+    """BLAS threads for a whole layer pass (``_blas.gemm_threads``, decided by
+    the size of one step's recurrent product)."""
+    return gemm_threads(steps[0][1] * w_hh.shape[0] * w_hh.shape[1])
 
 
 def _big(a, b):
-    """``a @ b`` for the after-the-loop GEMMs (all BLAS threads when huge)."""
-    with _gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
+    """``a @ b`` for the after-the-loop GEMMs (``_blas.gemm_threads``)."""
+    with gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
         return a @ b
 
 
@@ -209,7 +206,7 @@ def _in_proj(xp, x, w, b, pooled=True):
     g = _take(xp, shape, x.dtype) if pooled else xp.empty(shape, x.dtype)
     g2 = g.reshape(-1, w.shape[0])
     x2 = x.reshape(-1, x.shape[-1])
-    with _gemm_threads(x2.size * w.shape[0]):
+    with gemm_threads(x2.size * w.shape[0]):
         xp.matmul(x2, w.T, out=g2)
     if b is not None:
         g2 += b
@@ -510,7 +507,13 @@ def _lstm_overlap(xp, sv, x, out, h0, steps, need, wih):
 def _rnn_layer_backward(ctx, gout, ghn, gcn):
     if STATE.enabled:
         return _backward_graph(ctx, gout, ghn, gcn)
-    x_t, h0_t, c0_t, w_ih_t, w_hh_t, w_hr_t, _ = ctx.saved_tensors
+    saved = ctx.saved_tensors
+    with _layer_threads(saved[4]._data, ctx.steps):
+        return _backward_arrays(ctx, saved, gout, ghn, gcn)
+
+
+def _backward_arrays(ctx, saved, gout, ghn, gcn):
+    x_t, h0_t, c0_t, w_ih_t, w_hh_t, w_hr_t, _ = saved
     need = ctx.needs_input_grad
     mode, steps, sv, dt, out = ctx.mode, ctx.steps, ctx.s, ctx.cdt, ctx.out
     x = _arr(x_t, dt)
@@ -603,14 +606,15 @@ def rnn_layer(mode, input, hx, cx, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None,
     wih, whh, whr = _arr(w_ih, cdt), _arr(w_hh, cdt), _arr(w_hr, cdt)
     bih, bhh = _arr(b_ih, cdt), _arr(b_hh, cdt)
     steps = _steps(x.shape, batch_sizes, batch_first, reverse)
-    if mode == "LSTM":
-        b = bih + bhh if bih is not None else None
-        out, hn, cn, s = _lstm_fwd(xp, x, h0, c0, wih, whh, b, whr, steps)
-    elif mode == "GRU":
-        out, hn, cn, s = _gru_fwd(xp, x, h0, wih, whh, bih, bhh, steps)
-    else:
-        b = bih + bhh if bih is not None else None
-        out, hn, cn, s = _rnn_fwd(xp, x, h0, wih, whh, b, steps, mode == "RNN_RELU")
+    with _layer_threads(whh, steps):
+        if mode == "LSTM":
+            b = bih + bhh if bih is not None else None
+            out, hn, cn, s = _lstm_fwd(xp, x, h0, c0, wih, whh, b, whr, steps)
+        elif mode == "GRU":
+            out, hn, cn, s = _gru_fwd(xp, x, h0, wih, whh, bih, bhh, steps)
+        else:
+            b = bih + bhh if bih is not None else None
+            out, hn, cn, s = _rnn_fwd(xp, x, h0, wih, whh, b, steps, mode == "RNN_RELU")
     res = (wrap(out.astype(dt.np, copy=False), dt), wrap(hn.astype(dt.np, copy=False), dt),
            wrap(cn.astype(dt.np, copy=False), dt) if cn is not None else None)
     tensors = (input, hx, cx, w_ih, w_hh, b_ih, b_hh, w_hr)

@@ -1,0 +1,158 @@
+"""ember's BLAS thread policy (``ember/_blas.py``): which products use
+OpenBLAS's threads, when the intra-op threads claim the second core, and that
+threaded recurrent layers give the same results as PyTorch."""
+import threading
+import types
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember import _blas
+from ember._ops import _parallel, blas, rnn_ops
+
+_cores_idle = _blas._cores_idle   # the real one (conftest pins it to False per test)
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    """The policy with a fake OpenBLAS (records the thread counts set), two
+    threads allowed, idle cores and no recent intra-op run."""
+    calls = []
+    monkeypatch.setattr(_blas, "_active", True)
+    monkeypatch.setattr(_blas, "_max", 2)
+    monkeypatch.setattr(_blas, "_set", calls.append)
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: True)
+    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    return calls
+
+
+def _threaded(macs):
+    ctx = _blas.gemm_threads(macs)
+    return ctx is not _blas._NULL
+
+
+def test_mid_size_products_thread_only_while_cores_are_free(policy, monkeypatch):
+    assert not _threaded(_blas.MID_MACS - 1)
+    with _blas.gemm_threads(_blas.MID_MACS):
+        assert policy == [2] and _blas.in_threaded_region()
+        assert not _threaded(_blas.BIG_MACS)          # nested: the region's threads
+    assert policy == [2, 1] and not _blas.in_threaded_region()
+    other = []
+    t = threading.Thread(target=lambda: other.append(_threaded(_blas.MID_MACS)))
+    t.start()
+    t.join()
+    assert other == [False]                           # only the main thread
+    _blas.pool_used()                                 # the intra-op threads claim the core
+    assert not _threaded(_blas.MID_MACS) and _threaded(_blas.BIG_MACS)
+    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: False)   # another process is busy
+    assert not _threaded(_blas.MID_MACS) and _threaded(_blas.BIG_MACS)
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: True)
+    monkeypatch.setattr(_blas, "_max", 1)             # ember.set_num_threads(1)
+    assert not _threaded(_blas.MID_MACS)
+
+
+def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
+    """Idle when other processes used less than a quarter core beside ember's
+    threads since the last reading; readings at most every _SAMPLE s."""
+    clock = {"now": 100.0, "all": 50.0, "ours": 10.0}
+    reads = []
+
+    def cpu():
+        reads.append(clock["now"])
+        return clock["all"]
+    monkeypatch.setattr(_blas, "time", types.SimpleNamespace(
+        monotonic=lambda: clock["now"], process_time=lambda: clock["ours"]))
+    monkeypatch.setattr(_blas, "_cpu_seconds", cpu)
+    monkeypatch.setattr(_blas, "_reading", None)
+    monkeypatch.setattr(_blas, "_idle", False)
+    monkeypatch.setattr(_blas, "_max", 2)
+    monkeypatch.setattr(_blas, "_NCPU", 2)
+    assert not _cores_idle()                          # first reading: nothing to compare
+    for others, ours, idle in [(0.01, 0.5, True), (0.5, 0.3, False), (0.0, 0.0, True)]:
+        clock["now"] += 0.5
+        clock["all"] += others + ours
+        clock["ours"] += ours
+        assert _cores_idle() is idle
+        clock["now"] += 0.1                           # within _SAMPLE: the same answer
+        assert _cores_idle() is idle
+    assert len(reads) == 4
+    monkeypatch.setattr(_blas, "_NCPU", 4)            # 4 cores: a busy one leaves 2 idle
+    clock["now"] += 0.5
+    clock["all"] += 1.0 * 0.5
+    assert _cores_idle()
+
+
+def test_cpu_seconds_grows():
+    pytest.importorskip("os").stat("/proc/stat")
+    a = _blas._cpu_seconds()
+    x = np.ones(1 << 22)
+    for _ in range(20):
+        x = np.sin(x)
+    assert _blas._cpu_seconds() > a
+
+
+def test_big_parallel_runs_claim_the_second_core(two_threads, policy, monkeypatch):
+    def run(i, j):
+        pass
+    _parallel.split(run, 4, _parallel._CLAIM_WORK - 1)
+    assert _blas.threads_free()                       # a small run (one tensor's update)
+    _parallel.split(run, 4, _parallel._CLAIM_WORK, mark=False)
+    assert _blas.threads_free()                       # the GEMM split never claims
+    _parallel.split(run, 4, _parallel._CLAIM_WORK)
+    assert not _blas.threads_free()
+
+
+def test_mid_size_product_uses_openblas_threads_when_free(two_threads, policy, monkeypatch):
+    """With free cores a product in the split range runs as one threaded BLAS
+    call; with busy ones it is split over the intra-op threads."""
+    split_calls = []
+    split = blas.split
+    monkeypatch.setattr(blas, "split", lambda *a, **k: (split_calls.append(1), split(*a, **k)))
+    a = np.random.default_rng(0).standard_normal((64, 1024), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((1024, 300), dtype=np.float32)
+    want = a @ b
+    np.testing.assert_allclose(blas._gemm(a, b), want, rtol=1e-5, atol=1e-4)
+    assert policy == [2, 1] and split_calls == []
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: False)
+    np.testing.assert_allclose(blas._gemm(a, b), want, rtol=1e-5, atol=1e-4)
+    assert policy == [2, 1] and split_calls == [1]
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("free", [True, False])
+def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode, free):
+    """Each layer pass runs either under OpenBLAS's threads (free cores: no helper
+    thread) or with the LSTM helper thread (busy cores); both match torch."""
+    monkeypatch.setattr(_blas, "MID_MACS", 1)         # these small products count as mid-size
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: free)
+    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    helpers = []
+    helper = rnn_ops._helper
+    monkeypatch.setattr(rnn_ops, "_helper", lambda: helpers.append(helper()) or helpers[-1])
+    regions = []
+    enter = _blas._Threads.__enter__
+    monkeypatch.setattr(_blas._Threads, "__enter__", lambda s: (regions.append(1), enter(s)))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 3, 5))
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, mode)(5, 8, num_layers=2).double()
+    mine = getattr(ember.nn, mode)(5, 8, num_layers=2).double()
+    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
+                          for k, v in ref.state_dict().items()})
+    outs = []
+    for lib, m in ((torch, ref), (ember, mine)):
+        xt = lib.from_numpy(x.copy()).requires_grad_()
+        y = m(xt)[0]
+        (y * y).sum().backward()
+        outs.append([y.detach().numpy(), xt.grad.numpy()] +
+                    [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-10)
+    if _blas._active:
+        assert (len(regions) == 4) == free            # 2 layers, forward and backward
+    if mode == "LSTM":
+        used = [h for h in helpers if h is not None]
+        assert bool(used) == (not free)
