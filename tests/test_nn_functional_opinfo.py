@@ -157,7 +157,9 @@ T6 = randint(0, 4, 6)
                               ignore_index=1),
     lambda x: F.nll_loss(x, ember.from_numpy(T6), reduction="sum"),
     lambda x: F.cross_entropy(x.reshape(2, 4, 3), ember.from_numpy(T6.reshape(2, 3))),
-], ids=["ce", "ce_smooth_weight", "nll", "ce_kdim"])
+    lambda x: F.cross_entropy(x, ember.from_numpy(T6), reduction="sum"),
+    lambda x: F.cross_entropy(x, ember.from_numpy(T6), ignore_index=int(T6[0])),
+], ids=["ce", "ce_smooth_weight", "nll", "ce_kdim", "ce_sum", "ce_ignored"])
 def test_loss_gradcheck(fn):
     _g(lambda x: fn(x.reshape(6, 4)), randn(6, 4))
 

@@ -200,7 +200,24 @@ def _linear_backward(ctx, g):
     return gx, gw, gb
 
 
-AddmmBackward0 = node("AddmmBackward0", _linear_backward)
+def _linear_arrays(ctx, g):
+    """``_linear_backward`` on arrays (no Tensor per gradient), for non-empty NumPy
+    float data of one dtype with at least 2-d input; else None (the Tensor rule runs)."""
+    x, w = ctx.saved_tensors
+    x, w = x._data, w._data
+    if type(x) is not np.ndarray or type(w) is not np.ndarray or g.ndim < 2 or \
+            not (x.size and g.size) or not (g.dtype == x.dtype == w.dtype) or \
+            g.dtype.kind != "f" or g.dtype.itemsize < 4:
+        return None
+    need = ctx.needs_input_grad
+    g2 = g.reshape(-1, g.shape[-1])
+    gx = _gemm(g2, w).reshape(x.shape) if need[0] else None
+    gw = _gemm(g2.T, x.reshape(-1, x.shape[-1])) if need[1] else None
+    gb = g2.sum(0) if ctx.has_bias and need[2] else None
+    return gx, gw, gb
+
+
+AddmmBackward0 = node("AddmmBackward0", _linear_backward, arrays=_linear_arrays)
 
 
 @autocast_op("low")

@@ -234,6 +234,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             _record_ce(input, target, weight, out, x, x2, lsm, A, B, reduction, dt,
                        probs=True, Wt=Wt)
         return out
+    if weight is None and not eps and reduction != "none" and type(x) is np.ndarray and \
+            x.ndim == 2 and dt in _FAST and target._dtype is D.int64 and \
+            target._data.shape == x.shape[:1]:
+        out = _ce_rows(input, target, x, ignore_index, reduction == "mean")
+        if out is not None:
+            return out
     xp, C, ts, valid = _class_indices(input, target, weight, ignore_index, "cross_entropy")
     x2 = _class_last(x)
     lsm = _log_softmax_arr(xp, x2)
@@ -261,6 +267,58 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             A = a * scale
             B *= scale
         _record_ce(input, target, weight, out, x, x2, lsm, A, B, reduction, dt, probs=False)
+    return out
+
+
+_FAST = (D.float32, D.float64)
+
+
+def _ce_rows_backward(ctx, g):
+    x, = ctx.saved_tensors
+    if STATE.enabled:  # recorded backward (create_graph): softmax as an op of x
+        from .activation_ops import softmax
+        hot = np.zeros(ctx.p.shape, ctx.p.dtype)
+        hot.reshape(-1)[ctx.flat] = 1
+        return (softmax(x, 1) - wrap(hot, x._dtype)) * (g * ctx.scale), None, None
+    return wrap(_ce_rows_arrays(ctx, g._data)[0], x._dtype), None, None
+
+
+def _ce_rows_arrays(ctx, g):
+    """Gradient ``(softmax(x) - one_hot(t)) * g * scale`` on arrays."""
+    gx = ctx.p.copy()
+    gx.reshape(-1)[ctx.flat] -= 1
+    gx *= g * ctx.scale
+    return gx, None, None
+
+
+CeRowsBackward = node("NllLossBackward0", _ce_rows_backward, arrays=_ce_rows_arrays)
+
+
+def _ce_rows(input, target, x, ignore_index, mean):
+    """cross_entropy's common case on the CPU: (N, C) scores, int64 class indices
+    all in range and none ignored, no weight or smoothing, 'mean' or 'sum'. A
+    few whole-array passes instead of the general path's masks and scatters;
+    None (the general path then masks or raises) when the case does not hold."""
+    t = target._data
+    n, C = x.shape
+    if n == 0 or t.min() < 0 or t.max() >= C or (0 <= ignore_index < C and
+                                                  (t == ignore_index).any()):
+        return None
+    m = x.max(axis=1, keepdims=True)
+    if not np.isfinite(m).all():
+        return None
+    z = x - m                                   # log_softmax = z - log(sum(exp(z)))
+    p = np.exp(z)
+    s = p.sum(axis=1, keepdims=True)
+    flat = t + np.arange(0, n * C, C)
+    # -sum(log_softmax[i, t_i]) = sum(log s_i) + sum(-z[i, t_i]): both terms >= 0
+    loss = np.log(s).sum() - z.reshape(-1)[flat].sum()
+    scale = 1.0 / n if mean else 1.0
+    out = wrap(np.asarray(loss * scale, x.dtype), input._dtype)
+    if input._requires_grad and STATE.enabled:
+        p /= s
+        record(CeRowsBackward, (input, target, None), out, saved=(input,), p=p, flat=flat,
+               scale=scale)
     return out
 
 
