@@ -76,7 +76,7 @@ def tune_malloc():
 def init():
     """Finds OpenBLAS and sets one thread as the default (called at import); tunes
     glibc's malloc unless ``EMBER_MALLOC_TUNE=0`` (``tune_malloc``)."""
-    global _set, _max, _active, malloc_tuned
+    global _set, _max, _active, malloc_tuned, _reading
     if os.environ.get("EMBER_MALLOC_TUNE") != "0":
         malloc_tuned = tune_malloc()
     if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
@@ -107,6 +107,7 @@ def init():
     if _set is not None and _max > 1:
         _set(1)
         _active = True
+        _reading = _read()      # the first window of _cores_idle starts here
 
 
 class _Threads:
@@ -131,7 +132,7 @@ _main = threading.main_thread().ident
 _pool_used = -1e9     # time.monotonic() when the intra-op threads last ran
 _region = False       # inside a _Threads region (its products are threaded already)
 _reading = None       # (monotonic time, CPU seconds of all processes, of this one)
-_idle = False         # whether the cores ember's threads need were idle at the last reading
+_idle = True          # whether the cores ember's threads need were idle at the last reading
 _THREADS = _Threads()
 _NULL = contextlib.nullcontext()
 
@@ -151,20 +152,27 @@ def _cpu_seconds():
     return (user + nice + system + irq + softirq + steal) / _TICK
 
 
+def _read():
+    """A reading for ``_cores_idle``, or None where /proc/stat is missing."""
+    try:
+        return time.monotonic(), _cpu_seconds(), time.process_time()
+    except (OSError, ValueError):
+        return None
+
+
 def _cores_idle():
     """Whether other processes left ``_max`` cores idle since the last reading
-    (taken at most every ``_SAMPLE`` s; False where /proc/stat is missing)."""
+    (the first taken at import, then at most every ``_SAMPLE`` s; until the
+    first comparison, yes; False where /proc/stat is missing)."""
     global _reading, _idle
-    now = time.monotonic()
-    if _reading is not None and now - _reading[0] < _SAMPLE:
+    if _reading is not None and time.monotonic() - _reading[0] < _SAMPLE:
         return _idle
-    try:
-        reading = (now, _cpu_seconds(), time.process_time())
-    except (OSError, ValueError):
+    reading = _read()
+    if reading is None:
         return False
     if _reading is not None:
         others = (reading[1] - _reading[1]) - (reading[2] - _reading[2])
-        _idle = others / (now - _reading[0]) + _max <= _NCPU + 0.25
+        _idle = others / (reading[0] - _reading[0]) + _max <= _NCPU + 0.25
     _reading = reading
     return _idle
 

@@ -56,7 +56,8 @@ def test_mid_size_products_thread_only_while_cores_are_free(policy, monkeypatch)
 
 def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
     """Idle when other processes used less than a quarter core beside ember's
-    threads since the last reading; readings at most every _SAMPLE s."""
+    threads since the last reading; readings at most every _SAMPLE s; without
+    /proc/stat, never."""
     clock = {"now": 100.0, "all": 50.0, "ours": 10.0}
     reads = []
 
@@ -67,10 +68,10 @@ def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
         monotonic=lambda: clock["now"], process_time=lambda: clock["ours"]))
     monkeypatch.setattr(_blas, "_cpu_seconds", cpu)
     monkeypatch.setattr(_blas, "_reading", None)
-    monkeypatch.setattr(_blas, "_idle", False)
+    monkeypatch.setattr(_blas, "_idle", True)
     monkeypatch.setattr(_blas, "_max", 2)
     monkeypatch.setattr(_blas, "_NCPU", 2)
-    assert not _cores_idle()                          # first reading: nothing to compare
+    assert _cores_idle()                              # first reading: nothing to compare yet
     for others, ours, idle in [(0.01, 0.5, True), (0.5, 0.3, False), (0.0, 0.0, True)]:
         clock["now"] += 0.5
         clock["all"] += others + ours
@@ -83,6 +84,12 @@ def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
     clock["now"] += 0.5
     clock["all"] += 1.0 * 0.5
     assert _cores_idle()
+
+    def missing():
+        raise OSError("no /proc/stat")
+    monkeypatch.setattr(_blas, "_cpu_seconds", missing)
+    clock["now"] += 0.5
+    assert not _cores_idle()
 
 
 def test_cpu_seconds_grows():
