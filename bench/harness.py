@@ -1,6 +1,12 @@
 """Benchmark harness: each workload builds a step function for ember and for
 torch; the harness warms both up, then alternates timed runs (A B A B ...) in
-one process and reports medians and the median of per-pair ratios."""
+one process and reports medians and the median of per-pair ratios.
+
+Both libraries leave threads spinning after a step (torch's OpenMP workers,
+OpenBLAS's threads under ember) for up to ~0.1 s, which would take the cores
+of the other library's next run. So before each timed run the harness waits
+``BENCH_SETTLE`` seconds (default 0.2; 0 alternates back to back) and runs one
+untimed step of the same library, as a training loop would have just done."""
 import json
 import math
 import os
@@ -12,6 +18,7 @@ import time
 WORKLOADS = {}
 # Device the workloads run on ("cpu", or "cuda" from scripts/gpu-check).
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
+SETTLE = float(os.environ.get("BENCH_SETTLE", 0.2))
 
 
 def workload(name, reps=7, inner=1):
@@ -48,6 +55,9 @@ def run_one(name, libs):
     times = {k: [] for k in steps}
     for _ in range(reps):
         for k, s in steps.items():
+            if SETTLE:
+                time.sleep(SETTLE)
+                s()
             times[k].append(_time(s, inner, syncs[k]))
     return times
 
