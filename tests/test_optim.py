@@ -603,3 +603,31 @@ def test_adam_big_parameter_in_blocks(kw):
     finally:
         _parallel.set_num_threads(old)
     np.testing.assert_allclose(out[0], out[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, amsgrad=True, weight_decay=0.1),
+                                dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True,
+                                     amsgrad=True, maximize=True)])
+def test_adam_units_over_threads(two_threads, monkeypatch, kw):
+    """Adam's NumPy update runs as units (big parameters in blocks, the rest
+    whole, non-contiguous ones too) over the intra-op threads: same as torch."""
+    from ember.optim import adam
+    units = []
+    run_units = adam._run_units
+    monkeypatch.setattr(adam, "_run_units", lambda us: (units.append(len(us)), run_units(us)))
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(2 * adam._BLOCK + 100), rng.standard_normal((400, 400)).T,
+              rng.standard_normal((50, 7))]
+    grads = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(3)]
+    out = []
+    for lib in (ember, torch):
+        params = [lib.from_numpy(a.copy(order="K")).requires_grad_(True) for a in arrays]
+        opt = lib.optim.Adam(params, **kw)
+        for gs in grads:
+            for p, g in zip(params, gs):
+                p.grad = lib.from_numpy(g.copy())
+            opt.step()
+        out.append(params)
+    assert not out[0][1].is_contiguous()
+    assert_params_close(*out)
+    assert units == [3 + 1 + 1] * 3     # 3 blocks of the big parameter, 2 whole ones
