@@ -24,15 +24,14 @@ def measure(lib_name, workload):
     if lib_name == "torch":  # same intra-op threads as ``python -m bench``
         lib.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     from . import workloads  # noqa: F401  (registers workloads)
-    from .harness import DEVICE, WORKLOADS, _time
+    from .harness import DEVICE, WORKLOADS, _time, warm_up
 
     build, reps, inner = WORKLOADS[workload]
     step = build(lib)
     if callable(getattr(step, "direct", None)):
         raise ValueError(f"{workload} times itself; run it with python -m bench")
     sync = lib.cuda.synchronize if DEVICE == "cuda" else None
-    for _ in range(2):  # warm-up
-        step()
+    warm_up(step, sync)
     return [_time(step, inner, sync) for _ in range(reps)]
 
 

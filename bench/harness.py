@@ -2,11 +2,9 @@
 torch; the harness warms both up, then alternates timed runs (A B A B ...) in
 one process and reports medians and the median of per-pair ratios.
 
-Both libraries leave threads spinning after a step (torch's OpenMP workers,
-OpenBLAS's threads under ember) for up to ~0.1 s, which would take the cores
-of the other library's next run. So before each timed run the harness waits
-``BENCH_SETTLE`` seconds (default 0.2; 0 alternates back to back) and runs one
-untimed step of the same library, as a training loop would have just done."""
+Warm-up runs each step for ``BENCH_WARMUP`` seconds (default 1, at least 2
+steps): torch's first steps of a convolutional workload are up to 1.7x slower
+than its steady state here, which a 2-step warm-up left in the medians."""
 import json
 import math
 import os
@@ -18,7 +16,7 @@ import time
 WORKLOADS = {}
 # Device the workloads run on ("cpu", or "cuda" from scripts/gpu-check).
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
-SETTLE = float(os.environ.get("BENCH_SETTLE", 0.2))
+WARMUP = float(os.environ.get("BENCH_WARMUP", 1.0))
 
 
 def workload(name, reps=7, inner=1):
@@ -29,6 +27,17 @@ def workload(name, reps=7, inner=1):
         WORKLOADS[name] = (build, reps, inner)
         return build
     return deco
+
+
+def warm_up(step, sync=None):
+    """Runs ``step`` for ``WARMUP`` seconds, at least twice."""
+    end = time.perf_counter() + WARMUP
+    n = 0
+    while n < 2 or time.perf_counter() < end:
+        step()
+        n += 1
+    if sync is not None:
+        sync()
 
 
 def _time(step, inner, sync):
@@ -48,16 +57,12 @@ def run_one(name, libs):
     if any(callable(getattr(s, "direct", None)) for s in steps.values()):
         # Workloads that measure themselves (import time) return timings directly.
         return {k: s.direct() for k, s in steps.items()}
-    for s in steps.values():  # warm-up
-        for _ in range(2):
-            s()
     syncs = {k: (libs[k].cuda.synchronize if DEVICE == "cuda" else None) for k in steps}
+    for k, s in steps.items():
+        warm_up(s, syncs[k])
     times = {k: [] for k in steps}
     for _ in range(reps):
         for k, s in steps.items():
-            if SETTLE:
-                time.sleep(SETTLE)
-                s()
             times[k].append(_time(s, inner, syncs[k]))
     return times
 

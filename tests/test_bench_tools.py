@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = {**os.environ, "BENCH_WARMUP": "0"}   # warm-up: the minimum of 2 steps
 
 
 def test_profile_names_the_hot_functions():
@@ -25,7 +26,7 @@ def test_profile_rejects_unknown_workload():
 
 def test_alone_child_reports_rep_times():
     r = subprocess.run([sys.executable, "-m", "bench._alone", "ember", "tiny_ops"],
-                       capture_output=True, text=True, cwd=ROOT, check=True)
+                       capture_output=True, text=True, cwd=ROOT, check=True, env=QUICK)
     times = json.loads(r.stdout.strip().splitlines()[-1])
     assert len(times) == 9 and all(0 < t < 1 for t in times)  # tiny_ops: 9 reps
 
@@ -33,7 +34,7 @@ def test_alone_child_reports_rep_times():
 def test_alone_table_and_errors():
     r = subprocess.run([sys.executable, "-m", "bench", "--alone", "tiny_ops", "import"],
                        capture_output=True, text=True, cwd=ROOT, check=True,
-                       env={**os.environ, "BENCH_ALONE_ROUNDS": "1"})
+                       env={**QUICK, "BENCH_ALONE_ROUNDS": "1"})
     lines = r.stdout.splitlines()
     assert lines[0] == "each library alone in its own process (1 rounds)"
     assert lines[2].startswith("tiny_ops") and lines[2].endswith("x")
