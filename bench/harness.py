@@ -4,7 +4,14 @@ one process and reports medians and the median of per-pair ratios.
 
 Warm-up runs each step for ``BENCH_WARMUP`` seconds (default 1, at least 2
 steps): torch's first steps of a convolutional workload are up to 1.7x slower
-than its steady state here, which a 2-step warm-up left in the medians."""
+than its steady state here, which a 2-step warm-up left in the medians.
+
+Both libraries leave threads spinning after a step (torch's OpenMP workers,
+OpenBLAS's threads under ember) for up to ~0.1 s, taking cores from the other
+library's next steps (mlp_train took 2.4 ms per step in both libraries instead
+of 0.65). So each timed run follows ``BENCH_SWITCH`` seconds (default 0.15;
+0 for back to back) of untimed steps of the same library. (Sleeping instead
+slowed the next steps of both libraries: an idle virtual CPU wakes slowly.)"""
 import json
 import math
 import os
@@ -17,6 +24,7 @@ WORKLOADS = {}
 # Device the workloads run on ("cpu", or "cuda" from scripts/gpu-check).
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 WARMUP = float(os.environ.get("BENCH_WARMUP", 1.0))
+SWITCH = float(os.environ.get("BENCH_SWITCH", 0.15))
 
 
 def workload(name, reps=7, inner=1):
@@ -29,11 +37,11 @@ def workload(name, reps=7, inner=1):
     return deco
 
 
-def warm_up(step, sync=None):
-    """Runs ``step`` for ``WARMUP`` seconds, at least twice."""
-    end = time.perf_counter() + WARMUP
+def warm_up(step, sync=None, seconds=None, least=2):
+    """Runs ``step`` for ``seconds`` (default ``WARMUP``), at least ``least`` times."""
+    end = time.perf_counter() + (WARMUP if seconds is None else seconds)
     n = 0
-    while n < 2 or time.perf_counter() < end:
+    while n < least or time.perf_counter() < end:
         step()
         n += 1
     if sync is not None:
@@ -63,6 +71,8 @@ def run_one(name, libs):
     times = {k: [] for k in steps}
     for _ in range(reps):
         for k, s in steps.items():
+            if SWITCH:
+                warm_up(s, syncs[k], SWITCH, least=0)
             times[k].append(_time(s, inner, syncs[k]))
     return times
 
