@@ -135,11 +135,23 @@ def _normalize(x, w, b, vshape, red, ashape, eps, name, center=True, stats=None)
         if ba is not None:
             shift = shift + ba
         y = xp.empty(a.shape, np.result_type(a.dtype, scale.dtype))
+        if xp is np and len(vshape) == 3 and vshape[2] > 1 and a.flags.c_contiguous:
+            # whole (channel, position) rows per sample: NumPy walks a (1, C, 1)
+            # operand as N*C short loops (2M floats: 0.40 ms a pass vs 0.22)
+            n, c, p = vshape
+            srow = np.repeat(scale.reshape(c), p).astype(y.dtype, copy=False)
+            brow = np.repeat(shift.reshape(c), p).astype(y.dtype, copy=False)
+            a2, y2 = a.reshape(n, c * p), y.reshape(n, c * p)
 
-        def affine(i, j):  # per channel block (axis 1 of vshape)
-            xp.multiply(a[:, i:j], scale[:, i:j], out=y[:, i:j])
-            y[:, i:j] += shift[:, i:j]
-        split(affine, a.shape[1], a.size, xp)
+            def affine(i, j):  # per block of samples
+                np.multiply(a2[i:j], srow, out=y2[i:j])
+                y2[i:j] += brow
+            split(affine, n, a.size, xp)
+        else:
+            def affine(i, j):  # per channel block (axis 1 of vshape)
+                xp.multiply(a[:, i:j], scale[:, i:j], out=y[:, i:j])
+                y[:, i:j] += shift[:, i:j]
+            split(affine, a.shape[1], a.size, xp)
         xhat = None
         mean_out = var_out = None
     else:
