@@ -43,8 +43,9 @@ def _tmp(like, slot):
 
 def _adam_unit(a, g, m, v, vmax, beta1, beta2, eps, step_size, bias_correction2_sqrt,
                decay, wd, maximize):
-    """One Adam update of (a block of) NumPy parameter ``a`` in place: decoupled
-    ``decay`` factor, then the gradient with coupled weight decay ``wd``."""
+    """One Adam update of (a block of) parameter ``a`` in place: the decoupled
+    ``decay`` factor, then the gradient with coupled weight decay ``wd``; scratch
+    from ``_tmp``, so threads may run units side by side."""
     if decay != 1:
         a *= decay
     if wd or maximize:
