@@ -122,13 +122,22 @@ class _Threads:
         _region = True
 
     def __exit__(self, *exc):
-        global _region
+        global _region, _threads_used
         _set(1)
         _region = False
+        _threads_used = time.monotonic()
+
+
+def spinning():
+    """Whether OpenBLAS's threads may still be spinning after a threaded product
+    (for ``_SPIN`` s; ember's own threads started now would share their cores)."""
+    return time.monotonic() - _threads_used < _SPIN
 
 
 # State of the mid-size policy (see the module docstring).
 _POOL_GAP = 0.2       # s since ember's intra-op threads last ran
+_SPIN = 0.1           # s OpenBLAS's idle threads spin (2^28 cycles, its THREAD_TIMEOUT)
+_threads_used = -1e9  # time.monotonic() when a threaded region last ended
 _SAMPLE = 0.2         # s between readings of the machine's CPU time (/proc/stat)
 _main = threading.main_thread().ident
 _pool_used = -1e9     # time.monotonic() when the intra-op threads last ran

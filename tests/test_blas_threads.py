@@ -165,3 +165,28 @@ def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode
     if mode == "LSTM":
         used = [h for h in helpers if h is not None]
         assert bool(used) == (not free)
+
+
+def test_optimizer_units_run_alone_while_openblas_threads_spin(two_threads, monkeypatch):
+    """Right after a threaded product, an optimizer's update runs its parameters
+    whole on the calling thread (ember's threads would share OpenBLAS's cores)."""
+    import time
+
+    from ember.optim import optimizer
+    seen = []
+
+    def unit(a, scale):
+        seen.append((threading.get_ident(), a.size))
+        a *= scale
+    big = np.ones(4 * optimizer._BLOCK)
+    items = [((big,), (2.0,)), ((np.ones(100),), (3.0,))]
+    assert big.size + 100 >= _parallel._MIN_WORK          # enough work for the threads
+    monkeypatch.setattr(_blas, "_threads_used", time.monotonic())
+    assert _blas.spinning()
+    optimizer._run_units(unit, items)
+    assert seen == [(threading.get_ident(), big.size), (threading.get_ident(), 100)]
+    monkeypatch.setattr(_blas, "_threads_used", -1e9)     # long ago: blocks over the threads
+    seen.clear()
+    optimizer._run_units(unit, items)
+    assert sorted(n for _, n in seen) == [100] + [optimizer._BLOCK] * 4
+    assert (big == 4.0).all()

@@ -605,24 +605,38 @@ def test_adam_big_parameter_in_blocks(kw):
     np.testing.assert_allclose(out[0], out[1], rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, amsgrad=True, weight_decay=0.1),
-                                dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True,
-                                     amsgrad=True, maximize=True)])
-def test_adam_units_over_threads(two_threads, monkeypatch, kw):
-    """Adam's NumPy update runs as units (big parameters in blocks, the rest
-    whole, non-contiguous ones too) over the intra-op threads: same as torch."""
-    from ember.optim import adam
+@pytest.mark.parametrize("name,kw", [
+    ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True, amsgrad=True,
+                  maximize=True)),
+    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.2)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True))])
+def test_updates_in_units_over_threads(two_threads, monkeypatch, name, kw):
+    """Adam's and SGD's NumPy updates run as units (big parameters in blocks, the
+    rest whole, non-contiguous ones too) over the intra-op threads: same as torch."""
+    import importlib
+
+    from ember.optim import optimizer
+    mod = importlib.import_module("ember.optim." + name.lower())
     units = []
-    run_units = adam._run_units
-    monkeypatch.setattr(adam, "_run_units", lambda us: (units.append(len(us)), run_units(us)))
+    run_units = mod._run_units
+
+    def counting(unit, items):
+        units.append(0)
+
+        def count(*args):
+            units[-1] += 1
+            unit(*args)
+        run_units(count, items)
+    monkeypatch.setattr(mod, "_run_units", counting)
     rng = np.random.default_rng(3)
-    arrays = [rng.standard_normal(2 * adam._BLOCK + 100), rng.standard_normal((400, 400)).T,
+    arrays = [rng.standard_normal(2 * optimizer._BLOCK + 100), rng.standard_normal((400, 400)).T,
               rng.standard_normal((50, 7))]
     grads = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(3)]
     out = []
     for lib in (ember, torch):
         params = [lib.from_numpy(a.copy(order="K")).requires_grad_(True) for a in arrays]
-        opt = lib.optim.Adam(params, **kw)
+        opt = getattr(lib.optim, name)(params, **kw)
         for gs in grads:
             for p, g in zip(params, gs):
                 p.grad = lib.from_numpy(g.copy())

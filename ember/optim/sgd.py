@@ -8,8 +8,10 @@ from .optimizer import (
     _check_lr,
     _effective_grad,
     _real,
+    _run_units,
     _setdefaults,
     _state_like,
+    _thread_scratch,
 )
 
 __all__ = ["SGD"]
@@ -37,35 +39,52 @@ class SGD(_ArrayOptimizer):
 
     def _update(self, group, params):
         lr, momentum = float(group["lr"]), group["momentum"]
-        dampening, nesterov = group["dampening"], group["nesterov"]
+        consts = (lr, momentum, group["dampening"], group["nesterov"], group["weight_decay"],
+                  group["maximize"])
+        units = []
         for p in params:
-            a = _real(p._data)
-            g = _effective_grad(self, a, _real(p._grad._data), group["maximize"],
-                                group["weight_decay"])
-            tmp = self._scratch(a, 1)
+            a, g = _real(p._data), _real(p._grad._data)
+            buf, first = None, False
             if momentum != 0:
                 state = self.state[p]
                 buf_t = state.get("momentum_buffer")
                 if buf_t is None:
                     buf_t = state["momentum_buffer"] = _state_like(p)
-                    buf = _real(buf_t._data)
-                    np.copyto(buf, g)
-                elif type(a) is not np.ndarray:  # CUDA: one fused kernel
-                    sgd_momentum_step(a, g, _real(buf_t._data), lr, momentum, dampening,
-                                      nesterov)
+                    first = True
+                buf = _real(buf_t._data)
+                if type(a) is not np.ndarray and not first:  # CUDA: one fused kernel
+                    g = _effective_grad(self, a, g, group["maximize"], group["weight_decay"])
+                    sgd_momentum_step(a, g, buf, lr, momentum, group["dampening"],
+                                      group["nesterov"])
                     continue
-                else:
-                    buf = _real(buf_t._data)
-                    buf *= momentum
-                    if dampening:
-                        np.multiply(g, 1 - dampening, out=tmp)
-                        buf += tmp
-                    else:
-                        buf += g
-                if nesterov:
-                    np.multiply(buf, momentum, out=tmp)
-                    g = np.add(g, tmp, out=tmp)
-                else:
-                    g = buf
-            np.multiply(g, -lr, out=tmp)
-            a += tmp
+            if type(a) is np.ndarray:
+                units.append(((a, g, buf), (first,) + consts))
+            else:
+                _sgd_unit(a, g, buf, first, *consts)
+        if units:
+            _run_units(_sgd_unit, units)
+
+
+def _sgd_unit(a, g, buf, first, lr, momentum, dampening, nesterov, wd, maximize):
+    """One SGD update of (a block of) parameter ``a`` in place; ``buf`` is the
+    momentum buffer (None without momentum), ``first`` whether it is new. Units
+    of a group run on the intra-op threads (``optimizer._run_units``)."""
+    g = _effective_grad(None, a, g, maximize, wd)
+    tmp = _thread_scratch(a, 1)
+    if buf is not None:
+        if first:
+            np.copyto(buf, g)
+        else:
+            buf *= momentum
+            if dampening:
+                np.multiply(g, 1 - dampening, out=tmp)
+                buf += tmp
+            else:
+                buf += g
+        if nesterov:
+            np.multiply(buf, momentum, out=tmp)
+            g = np.add(g, tmp, out=tmp)
+        else:
+            g = buf
+    np.multiply(g, -lr, out=tmp)
+    a += tmp
