@@ -10,7 +10,7 @@ product (``gemm_threads``):
 - below ``MID_MACS`` multiply-adds: one thread (threads cost more than they save);
 - from ``BIG_MACS``: all threads;
 - in between: all threads while the cores look free (``threads_free``): other
-  processes used under a quarter core beyond what ember's threads need since the
+  processes used under half a core beyond what ember's threads need since the
   last reading of /proc/stat (``_cores_idle``, every 0.2 s, steal time counted),
   ember's own intra-op threads have not run a big job in the last 0.2 s
   (OpenBLAS's spinning threads would take their core), and the caller is the
@@ -139,6 +139,10 @@ _POOL_GAP = 0.2       # s since ember's intra-op threads last ran
 _SPIN = 0.1           # s OpenBLAS's idle threads spin (2^28 cycles, its THREAD_TIMEOUT)
 _threads_used = -1e9  # time.monotonic() when a threaded region last ended
 _SAMPLE = 0.2         # s between readings of the machine's CPU time (/proc/stat)
+# cores other processes may use beside ember's threads: with a process busy half
+# the time beside it, mlp_train ran 0.64 ms threaded vs 1.00 on one thread
+# (lstm_train even); with a fully busy one, threads no longer paid
+_SLACK = 0.5
 _main = threading.main_thread().ident
 _pool_used = -1e9     # time.monotonic() when the intra-op threads last ran
 _region = False       # inside a _Threads region (its products are threaded already)
@@ -183,7 +187,7 @@ def _cores_idle():
         return False
     if _reading is not None:
         others = (reading[1] - _reading[1]) - (reading[2] - _reading[2])
-        _idle = others / (reading[0] - _reading[0]) + _max <= _NCPU + 0.25
+        _idle = others / (reading[0] - _reading[0]) + _max <= _NCPU + _SLACK
     _reading = reading
     return _idle
 

@@ -56,7 +56,7 @@ def test_mid_size_products_thread_only_while_cores_are_free(policy, monkeypatch)
 
 
 def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
-    """Idle when other processes used less than a quarter core beside ember's
+    """Idle when other processes used less than half a core beside ember's
     threads since the last reading; readings at most every _SAMPLE s; without
     /proc/stat, never."""
     clock = {"now": 100.0, "all": 50.0, "ours": 10.0}
@@ -73,14 +73,16 @@ def test_cores_idle_reads_the_other_processes_cpu_time(monkeypatch):
     monkeypatch.setattr(_blas, "_max", 2)
     monkeypatch.setattr(_blas, "_NCPU", 2)
     assert _cores_idle()                              # first reading: nothing to compare yet
-    for others, ours, idle in [(0.01, 0.5, True), (0.5, 0.3, False), (0.0, 0.0, True)]:
+    # (CPU seconds of other processes, of ours, since the reading 0.5-0.6 s before)
+    for others, ours, idle in [(0.01, 0.5, True), (0.5, 0.3, False), (0.0, 0.0, True),
+                               (0.2, 0.9, True), (0.4, 0.0, False)]:
         clock["now"] += 0.5
         clock["all"] += others + ours
         clock["ours"] += ours
         assert _cores_idle() is idle
         clock["now"] += 0.1                           # within _SAMPLE: the same answer
         assert _cores_idle() is idle
-    assert len(reads) == 4
+    assert len(reads) == 6
     monkeypatch.setattr(_blas, "_NCPU", 4)            # 4 cores: a busy one leaves 2 idle
     clock["now"] += 0.5
     clock["all"] += 1.0 * 0.5
