@@ -187,6 +187,12 @@ def test_optimizer_units_run_alone_while_openblas_threads_spin(two_threads, monk
     assert _blas.spinning()
     optimizer._run_units(unit, items)
     assert seen == [(threading.get_ident(), big.size), (threading.get_ident(), 100)]
+    huge = np.ones(2 * optimizer._SERIAL_BLOCK, np.float32)   # in pieces: bounded scratch
+    seen.clear()
+    optimizer._run_units(unit, [((huge,), (2.0,))])
+    assert seen == [(threading.get_ident(), optimizer._SERIAL_BLOCK)] * 2
+    s1 = optimizer._thread_scratch(huge, 0)                  # too big to keep
+    assert s1.shape == huge.shape and not np.shares_memory(s1, optimizer._thread_scratch(huge, 0))
     monkeypatch.setattr(_blas, "_threads_used", -1e9)     # long ago: blocks over the threads
     seen.clear()
     optimizer._run_units(unit, items)

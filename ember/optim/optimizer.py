@@ -415,13 +415,16 @@ class _ArrayOptimizer(Optimizer):
 
 # Units: an update cut into pieces (big parameters in blocks, the rest whole)
 # that the intra-op threads take in turn; ufuncs release the GIL.
-_BLOCK = 1 << 16            # elements per block of a big parameter
+_BLOCK = 1 << 16            # elements per block of a big parameter over the threads
+_SERIAL_BLOCK = 1 << 20     # ... on the calling thread alone (bounds its scratch)
 _thread_bufs = threading.local()
 
 
 def _thread_scratch(like, slot):
-    """A reused scratch array like ``like``, one per ``slot`` and thread (units of
-    an update run side by side)."""
+    """A scratch array like ``like``, one per ``slot`` and thread (units of an
+    update run side by side); kept for reuse up to ``_SERIAL_BLOCK`` elements."""
+    if like.size > _SERIAL_BLOCK:
+        return _xp(like).empty(like.shape, like.dtype)
     bufs = getattr(_thread_bufs, "bufs", None)
     if bufs is None:
         bufs = _thread_bufs.bufs = {}
@@ -432,30 +435,34 @@ def _thread_scratch(like, slot):
     return buf[:like.size].reshape(like.shape)
 
 
+def _units(items, block):
+    """The units of ``items``: a parameter of at least ``2 * block`` elements
+    whose arrays are all contiguous in ``block``-element pieces, others whole."""
+    for arrays, consts in items:
+        n = arrays[0].size
+        if n >= 2 * block and all(t is None or t.flags.c_contiguous for t in arrays):
+            flat = [t.reshape(-1) if t is not None else None for t in arrays]
+            for b in range(0, n, block):
+                sl = slice(b, b + block)
+                yield tuple(t[sl] if t is not None else None for t in flat) + consts
+        else:
+            yield tuple(arrays) + consts
+
+
 def _run_units(unit, items):
-    """Runs ``unit(*arrays, *consts)`` for each ``(arrays, consts)`` of ``items``
+    """Runs ``unit(*arrays, *consts)`` over each ``(arrays, consts)`` of ``items``
     (a NumPy parameter's arrays, its own first, None for an absent one) as units
-    that the intra-op threads take in turn: big parameters in ``_BLOCK``-element
-    blocks when all their arrays are contiguous, the rest whole. An update is
-    short and memory-bound: it does not claim the cores from threaded products
+    (``_units``) that the intra-op threads take in turn. An update is short and
+    memory-bound: it does not claim the cores from threaded products
     (``_parallel.split``'s ``mark``), and right after one (OpenBLAS's threads
-    still spinning) it runs whole parameters on this thread alone: mlp_train's
-    SGD step took 170 us on two threads there, 97 us on one."""
+    still spinning) it runs on this thread alone, in big pieces: mlp_train's SGD
+    step took 170 us on two threads there, 97 us on one (114 in 64K pieces)."""
     work = sum(arrays[0].size for arrays, _ in items)
     if _blas.spinning() or work < _MIN_WORK or _num_threads() < 2:
-        for arrays, consts in items:
-            unit(*arrays, *consts)
+        for u in _units(items, _SERIAL_BLOCK):
+            unit(*u)
         return
-    units = []
-    for arrays, consts in items:
-        if arrays[0].size >= 2 * _BLOCK and \
-                all(t is None or t.flags.c_contiguous for t in arrays):
-            flat = [t.reshape(-1) if t is not None else None for t in arrays]
-            for b in range(0, arrays[0].size, _BLOCK):
-                sl = slice(b, b + _BLOCK)
-                units.append(tuple(t[sl] if t is not None else None for t in flat) + consts)
-        else:
-            units.append(tuple(arrays) + consts)
+    units = list(_units(items, _BLOCK))
 
     def run(i, j):
         for u in units[i:j]:
