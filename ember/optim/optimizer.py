@@ -452,11 +452,9 @@ def _units(items, block):
 def _run_units(unit, items):
     """Runs ``unit(*arrays, *consts)`` over each ``(arrays, consts)`` of ``items``
     (a NumPy parameter's arrays, its own first, None for an absent one) as units
-    (``_units``) that the intra-op threads take in turn. An update is short and
-    memory-bound: it does not claim the cores from threaded products
-    (``_parallel.split``'s ``mark``), and right after one (OpenBLAS's threads
-    still spinning) it runs on this thread alone, in big pieces: mlp_train's SGD
-    step took 170 us on two threads there, 97 us on one (114 in 64K pieces)."""
+    (``_units``) that the intra-op threads take in turn, as short work
+    (``_parallel.split``'s ``short``). When it would run on this thread alone,
+    the units are big pieces (mlp_train's SGD step: 97 us, 114 in 64K pieces)."""
     work = sum(arrays[0].size for arrays, _ in items)
     if _blas.spinning() or work < _MIN_WORK or _num_threads() < 2:
         for u in _units(items, _SERIAL_BLOCK):
@@ -467,7 +465,7 @@ def _run_units(unit, items):
     def run(i, j):
         for u in units[i:j]:
             unit(*u)
-    split(run, len(units), work, np, 4, mark=False)
+    split(run, len(units), work, np, 4, short=True)
 
 
 def _xp(a):
