@@ -116,6 +116,21 @@ def test_big_parallel_runs_claim_the_second_core(two_threads, policy, monkeypatc
     assert not _blas.threads_free()
 
 
+def test_short_runs_never_claim_and_run_alone_while_openblas_spins(two_threads, policy,
+                                                                   monkeypatch):
+    import time
+    calls = []
+
+    def run(i, j):
+        calls.append((threading.get_ident(), i, j))
+    _parallel.split(run, 4, _parallel._CLAIM_WORK, short=True)
+    assert _blas.threads_free() and len(calls) >= 2        # threads, no claim
+    calls.clear()
+    monkeypatch.setattr(_blas, "_threads_used", time.monotonic())
+    _parallel.split(run, 4, _parallel._CLAIM_WORK, short=True)
+    assert calls == [(threading.get_ident(), 0, 4)]          # alone while OpenBLAS spins
+
+
 def test_mid_size_product_uses_openblas_threads_when_free(two_threads, policy, monkeypatch):
     """With free cores a product in the split range runs as one threaded BLAS
     call; with busy ones it is split over the intra-op threads."""
