@@ -34,15 +34,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if self.affine:
-            self.weight = Parameter(_F["empty"](num_features, **factory_kwargs))
-            if bias:
-                self.bias = Parameter(_F["empty"](num_features, **factory_kwargs))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, num_features, affine, bias, factory_kwargs)
         if self.track_running_stats:
             self.register_buffer("running_mean", _F["zeros"](num_features, **factory_kwargs))
             self.register_buffer("running_var", _F["ones"](num_features, **factory_kwargs))
@@ -63,10 +55,7 @@ class _NormBase(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -333,7 +322,8 @@ def _shape(normalized_shape):
 
 
 def _affine_params(module, shape, affine, bias, factory_kwargs):
-    """weight (and bias) Parameters of ``shape`` for LayerNorm/GroupNorm, or None."""
+    """weight (and bias) Parameters of ``shape`` for batch/instance norm, LayerNorm
+    and GroupNorm, or None."""
     if affine:
         module.weight = Parameter(_F["empty"](shape, **factory_kwargs))
         if bias:
