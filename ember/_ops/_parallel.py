@@ -48,6 +48,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+def alone(work, short=False):
+    """Whether ``split`` runs ``work`` elements on the calling thread alone (one
+    thread allowed, too little work, or short work while OpenBLAS spins)."""
+    return _threads <= 1 or work < _MIN_WORK or (short and _blas.spinning())
+
+
 def split(fn, n, work, xp=np, pieces=1, mark=True, short=False):
     """Runs ``fn(start, stop)`` over ``range(n)`` cut into one chunk per thread
     (or all at once when ``work`` elements are few or the arrays are not NumPy's).
@@ -71,7 +77,7 @@ def split(fn, n, work, xp=np, pieces=1, mark=True, short=False):
     alone (mlp_train's SGD step: 170 us on two threads there, 97 us on one)."""
     global _pool
     t = min(_threads, n)
-    if t <= 1 or work < _MIN_WORK or xp is not np or (short and _blas.spinning()):
+    if t <= 1 or xp is not np or alone(work, short):
         fn(0, n)
         return
     if _pool is None:

@@ -21,10 +21,8 @@ from copy import deepcopy
 
 import numpy as np
 
-from .. import _blas
 from .. import _dtype as D
-from .._ops._parallel import _MIN_WORK, split
-from .._ops._parallel import num_threads as _num_threads
+from .._ops._parallel import alone, split
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import enable_grad
 from ..utils.hooks import RemovableHandle
@@ -456,7 +454,7 @@ def _run_units(unit, items):
     (``_parallel.split``'s ``short``). When it would run on this thread alone,
     the units are big pieces (mlp_train's SGD step: 97 us, 114 in 64K pieces)."""
     work = sum(arrays[0].size for arrays, _ in items)
-    if _blas.spinning() or work < _MIN_WORK or _num_threads() < 2:
+    if alone(work, short=True):
         for u in _units(items, _SERIAL_BLOCK):
             unit(*u)
         return
