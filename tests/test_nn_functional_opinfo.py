@@ -4,6 +4,7 @@ value-, dtype- and gradient-wise against torch; plus gradcheck (float64) and
 double-backward checks of the coarse ops."""
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from reference import check, convert, op_db, randint, randn
@@ -197,3 +198,40 @@ def test_affine_grid_and_gumbel():
     assert (y.sum(-1).detach().numpy() == 1).all() and set(y.detach().numpy().ravel()) <= {0, 1}
     y.sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.parametrize("fn, target, kw", [
+    ("cross_entropy", [0, 4, 1], {}), ("cross_entropy", [0, -1, 1], {}),
+    ("cross_entropy", [0, 1], {}), ("cross_entropy", [0, 1, 2, 3], {}),
+    ("cross_entropy", [0, 1, 1], dict(ignore_index=1)),
+    ("cross_entropy", [2, 2, 2], dict(ignore_index=2)),
+    ("cross_entropy", [2, 2, 2], dict(ignore_index=2, label_smoothing=0.1)),
+    ("cross_entropy", [1, 1, 1], dict(weight=[1.0, 0.0, 1.0, 1.0])),
+    ("cross_entropy", [0, 3, 1], dict(reduction="sum")),
+    ("cross_entropy", [0, -100, 1], dict(reduction="sum")),
+    ("nll_loss", [2, 2, 2], dict(ignore_index=2)),
+    ("nll_loss", [1, 1, 0], dict(weight=[1.0, 0.0, 1.0, 1.0])),
+])
+def test_class_targets_match_torch(fn, target, kw):
+    """cross_entropy's whole-array path for valid int64 class targets and the
+    general path it falls back to (ignored, zero-weight or bad targets), and
+    nll_loss: same values, gradients (NaN where torch has NaN, 0 for ignored
+    samples even when none counts) and exception types as torch."""
+    x = randn(3, 4).astype("float32")
+    out = []
+    for lib in (ember, torch):
+        args = {k: lib.tensor(v) if k == "weight" else v for k, v in kw.items()}
+        xt = lib.from_numpy(x.copy()).requires_grad_()
+        try:
+            loss = getattr(lib.nn.functional, fn)(xt, lib.tensor(target), **args)
+        except Exception as e:
+            out.append(type(e))
+            continue
+        loss.backward()
+        out.append((loss.detach().numpy(), xt.grad.numpy()))
+    e, t = out
+    if isinstance(t, type):
+        assert e is t
+    else:
+        np.testing.assert_allclose(e[0], t[0], rtol=1e-6, atol=1e-7, equal_nan=True)
+        np.testing.assert_allclose(e[1], t[1], rtol=1e-6, atol=1e-7, equal_nan=True)

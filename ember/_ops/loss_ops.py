@@ -141,10 +141,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     out = wrap(xp.asarray(res).astype(dt.np), dt)
     if input._requires_grad and STATE.enabled:
         m = xp.zeros(x2.shape, x.dtype)
-        m[rows, ts] = -wt
+        v = -wt
         if denom is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                m /= denom
+                v = v / denom
+            v = xp.where(valid, v, 0)   # ignored samples: 0, even when none counts (0/0)
+        m[rows, ts] = v
         const = wrap(_class_back(m, x.shape).astype(dt.np), dt)
         record(NllLossBackward0, (input, target, weight), out, const=const,
                reduction=reduction, in_ndim=x.ndim)
@@ -266,6 +268,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         with np.errstate(invalid="ignore"):
             A = a * scale
             B *= scale
+        if denom is not None:   # ignored samples: 0, even when none counts (0 * inf)
+            A = xp.where(valid, A, 0)
+            B = xp.where(valid[:, None], B, 0)
         _record_ce(input, target, weight, out, x, x2, lsm, A, B, reduction, dt, probs=False)
     return out
 
