@@ -294,8 +294,11 @@ def test_lstm_proj_size():
 
     def packed(lib, ins):
         u = TR if lib is torch else ernn
-        return [u.pack_padded_sequence(ins[0], [3, 5, 1], enforce_sorted=False)]
+        return [u.pack_padded_sequence(ins[0], [3, 5, 1], enforce_sorted=False)] + ins[1:]
     compare("LSTM", (I, H), dict(proj_size=4), [x], wrap=packed)
+    # the reverse direction of a packed batch starts sequences from the initial state
+    compare("LSTM", (I, H, 2), dict(proj_size=3, bidirectional=True), [x, (_h(4, h=3), _h(4))],
+            wrap=packed)
 
 
 def test_rnn_float32_and_output_rows():
