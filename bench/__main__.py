@@ -10,6 +10,14 @@ from .harness import WORKLOADS, report, run_one
 THREADS = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
 
 
+def blas_line(ember):
+    """Which kernels NumPy's OpenBLAS runs: ``OPENBLAS_CORETYPE`` can force older
+    ones than the CPU has (``make bench`` unsets it; see docs/performance.md)."""
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"NumPy's BLAS kernels: {ember._blas.core() or 'not OpenBLAS'}"
+            + (f" (forced by OPENBLAS_CORETYPE={forced})" if forced else ""))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("workloads", nargs="*", help=f"any of: {', '.join(WORKLOADS)}")
@@ -33,6 +41,7 @@ def main(argv=None):
 
     import ember
     torch.set_num_threads(THREADS)
+    print(blas_line(ember))
     libs = {"ember": ember, "torch": torch}
     names = args.workloads or list(WORKLOADS)
     results = {}

@@ -36,6 +36,7 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 malloc_tuned = False  # whether init() applied tune_malloc
 _set = None          # callable(n) or None when no controllable BLAS was found
 _max = 1
+_core = None         # OpenBLAS's kernel family (``core()``)
 _active = False
 
 
@@ -78,7 +79,7 @@ def tune_malloc():
 def init():
     """Finds OpenBLAS and sets one thread as the default (called at import); tunes
     glibc's malloc unless ``EMBER_MALLOC_TUNE=0`` (``tune_malloc``)."""
-    global _set, _max, _active, malloc_tuned, _reading
+    global _set, _max, _active, malloc_tuned, _reading, _core
     if os.environ.get("EMBER_MALLOC_TUNE") != "0":
         malloc_tuned = tune_malloc()
     if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
@@ -93,6 +94,11 @@ def init():
             glob.glob(os.path.join(os.path.dirname(np.__file__), ".libs", "*openblas*"))
         for p in paths:
             lib = ctypes.CDLL(p)
+            for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
+                if hasattr(lib, name):
+                    getattr(lib, name).restype = ctypes.c_char_p
+                    _core = getattr(lib, name)().decode()
+                    break
             for setter, getter in (("scipy_openblas_set_num_threads64_",
                                     "scipy_openblas_get_num_threads64_"),
                                    ("openblas_set_num_threads", "openblas_get_num_threads")):
@@ -200,6 +206,16 @@ def threads_free():
             time.monotonic() - _pool_used < _POOL_GAP:
         return False
     return _cores_idle()
+
+
+def core():
+    """The kernel family NumPy's OpenBLAS runs (``'SkylakeX'``, ``'Haswell'``, ...),
+    or None for another BLAS (or when the user set its thread count: then ember
+    leaves it alone). ``OPENBLAS_CORETYPE`` overrides OpenBLAS's own
+    choice for the CPU, which matters for speed: here a 1024x1024 float32 product
+    runs at ~200 GFLOP/s per core with SkylakeX's AVX-512 kernels and ~115 with
+    Haswell's AVX2 ones."""
+    return _core
 
 
 def in_threaded_region():

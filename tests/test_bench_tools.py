@@ -42,3 +42,22 @@ def test_alone_table_and_errors():
     r = subprocess.run([sys.executable, "-m", "bench", "--alone", "nope"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "unknown workload 'nope'" in r.stderr
+
+
+def test_bench_names_numpys_blas_kernels():
+    """The table's header says which OpenBLAS kernels ran, and whether
+    OPENBLAS_CORETYPE forced them (``make bench`` runs without it)."""
+    code = ("import json, ember, threadpoolctl; from bench.__main__ import blas_line; "
+            "print(blas_line(ember)); print(json.dumps([i.get('architecture') for i in "
+            "threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas']))")
+    for forced in ("Haswell", None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+        if forced:
+            env["OPENBLAS_CORETYPE"] = forced
+        line, arch = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, cwd=ROOT, check=True, env=env).stdout.splitlines()
+        core = (json.loads(arch) or [None])[0]
+        assert line.startswith(f"NumPy's BLAS kernels: {core or 'not OpenBLAS'}")
+        assert ("forced by OPENBLAS_CORETYPE=Haswell" in line) == bool(forced)
+        if forced and core:
+            assert core == "Haswell"
