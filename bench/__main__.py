@@ -31,7 +31,10 @@ def main(argv=None):
         if bad:
             p.error(f"unknown workload {bad[0]!r}; choose from {', '.join(WORKLOADS)}")
     if args.alone:
+        import ember  # only to name the kernels: each child imports its own library
+
         from ._alone import run
+        print(blas_line(ember))
         return run(args.workloads or [n for n in WORKLOADS if not n.startswith(
             ("import", "dataloader"))])
     if args.memory:

@@ -36,9 +36,10 @@ def test_alone_table_and_errors():
                        capture_output=True, text=True, cwd=ROOT, check=True,
                        env={**QUICK, "BENCH_ALONE_ROUNDS": "1"})
     lines = r.stdout.splitlines()
-    assert lines[0] == "each library alone in its own process (1 rounds)"
-    assert lines[2].startswith("tiny_ops") and lines[2].endswith("x")
-    assert "import" in lines[3] and "skipped" in lines[3] and "times itself" in lines[3]
+    assert lines[0].startswith("NumPy's BLAS kernels: ")
+    assert lines[1] == "each library alone in its own process (1 rounds)"
+    assert lines[3].startswith("tiny_ops") and lines[3].endswith("x")
+    assert "import" in lines[4] and "skipped" in lines[4] and "times itself" in lines[4]
     r = subprocess.run([sys.executable, "-m", "bench", "--alone", "nope"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "unknown workload 'nope'" in r.stderr
