@@ -1,6 +1,7 @@
 """Recurrent layers as coarse ops: one op per layer and direction runs the
-whole time loop on arrays, with the input projection of all timesteps done
-before the loop, and its backward through time is hand-written on arrays (one GEMM each
+whole time loop on arrays, feature-major (each step's states are ``(features,
+batch)`` blocks), with the input projection of all timesteps done before the
+loop, and its backward through time is hand-written on arrays (one GEMM each
 for the input, input-weight and hidden-weight gradients after the loop; for
 LSTM, which has the biggest ones, a helper thread computes them chunk by chunk
 of finished steps while the loop runs).
@@ -96,9 +97,9 @@ def _give(*arrays):
                 _pool_size[0] -= b.nbytes
 
 
-# A helper thread overlaps the LSTM's big GEMMs with its time loops: the input
-# projection of the later steps with the first forward steps, and the
-# weight-gradient GEMMs of the steps already processed with the rest of the
+# A helper thread overlaps big GEMMs with the time loops: the input projection
+# of the later steps with the first forward steps (every mode), and the LSTM's
+# weight-gradient GEMMs of the steps already processed with the rest of its
 # backward loop (each product single-threaded, so a busy core costs waiting,
 # never spinning). Used when ember may use more than one thread
 # (``ember.set_num_threads``) and the layer pass does not run with OpenBLAS's
@@ -171,16 +172,6 @@ def _prev_state(xp, arr, init, prev, bs):
     return xp.concatenate([p, init[pbs:bs]])   # reverse direction of a packed batch
 
 
-def _final(arr, init, steps):
-    """Each sequence's state after its last step."""
-    out = init.copy()
-    for k, (idx, bs) in enumerate(steps):
-        nbs = steps[k + 1][1] if k + 1 < len(steps) else 0
-        if nbs < bs:
-            out[nbs:bs] = arr[idx][nbs:bs]
-    return out
-
-
 def _stack_prev(xp, arr, init, steps):
     """Every step's previous state, stacked like ``arr``."""
     hp = _take(xp, arr.shape[:-1] + init.shape[-1:], arr.dtype)
@@ -201,30 +192,17 @@ def _big(a, b):
         return a @ b
 
 
-def _in_proj(xp, x, w, b, pooled=True):
-    shape = x.shape[:-1] + (w.shape[0],)
-    g = _take(xp, shape, x.dtype) if pooled else xp.empty(shape, x.dtype)
-    g2 = g.reshape(-1, w.shape[0])
-    x2 = x.reshape(-1, x.shape[-1])
-    with gemm_threads(x2.size * w.shape[0]):
-        xp.matmul(x2, w.T, out=g2)
-    if b is not None:
-        g2 += b
-    return g
-
-
 # ---------------------------------------------------------------------------
 # Forward kernels: (out, h_n, c_n, saved arrays). Sigmoid gates are
 # ``0.5 * tanh(z / 2) + 0.5``: the halving is folded into the weights, the raw
 # tanh values stay in the gate array ``t`` and the sigmoids go to ``s``.
 # ---------------------------------------------------------------------------
 #
-# The LSTM kernels work feature-major: each step's gates, states and gradients
-# are ``(features, batch)`` blocks, so the step's products are ``W @ h`` with
-# the weight as BLAS's first operand (a 1024x256 weight times a 256x32 state:
-# 47 us on two threads here against 94 for ``h @ W.T``, with OpenBLAS's AVX-512
-# kernels), and each gate is a contiguous row block. GRU and RNN keep
-# batch-major rows.
+# The kernels work feature-major: each step's gates, states and gradients are
+# ``(features, batch)`` blocks, so the step's products are ``W @ h`` with the
+# weight as BLAS's first operand (a 1024x256 weight times a 256x32 state: 47 us
+# on two threads here against 94 for ``h @ W.T``, with OpenBLAS's AVX-512
+# kernels), and each gate is a contiguous row block.
 # ---------------------------------------------------------------------------
 
 def _blocks(xp, f, steps, dt):
@@ -265,7 +243,7 @@ def _cols(a, idx):
     return a[(slice(None),) + idx]
 
 
-def _lstm_in_proj(xp, x, w, b, steps, g):
+def _in_proj(xp, x, w, b, steps, g):
     """Each step's input projection ``w @ x[idx].T (+ b)`` into its gate block.
     With the helper thread, it does the later three quarters while the loop
     starts: returns None or (first step not yet projected, wait function)."""
@@ -299,7 +277,7 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     half = _scale(xp, s3, 4 * hs, dt, 0.5)
     wih_p, whh_p = w_ih[perm], w_hh[perm]
     gbuf, g = _blocks(xp, 4 * hs, steps, dt)
-    rest = _lstm_in_proj(xp, x, wih_p * half, b[perm][:, None] * half if b is not None else None,
+    rest = _in_proj(xp, x, wih_p * half, b[perm][:, None] * half if b is not None else None,
                          steps, g)
     whh_s = whh_p * half
     sbuf, s = _blocks(xp, s3, steps, dt)
@@ -344,49 +322,63 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
 def _gru_fwd(xp, x, h0, w_ih, w_hh, b_ih, b_hh, steps):
     hs = w_hh.shape[0] // 3
     s2 = 2 * hs
-    half = _scale(xp, s2, 3 * hs, x.dtype, 0.5)
-    t = _in_proj(xp, x, w_ih * half, b_ih * half[:, 0] if b_ih is not None else None)
-    whh_sT = (w_hh * half).T
-    bhh_s = b_hh * half[:, 0] if b_hh is not None else None
-    lead = x.shape[:-1]
-    out = xp.empty(lead + (hs,), x.dtype)
-    s = _take(xp, lead + (s2,), x.dtype)
-    hns = _take(xp, lead + (hs,), x.dtype)
-    for (idx, bs), prev in zip(steps, _prevs(steps)):
-        a = t[idx]
-        hp = _prev_state(xp, out, h0, prev, bs)
-        gh = hp @ whh_sT
+    dt = x.dtype
+    half = _scale(xp, s2, 3 * hs, dt, 0.5)
+    gbuf, g = _blocks(xp, 3 * hs, steps, dt)
+    rest = _in_proj(xp, x, w_ih * half, b_ih[:, None] * half if b_ih is not None else None,
+                    steps, g)
+    whh_s = w_hh * half
+    bhh_s = b_hh[:, None] * half if b_hh is not None else None
+    sbuf, s = _blocks(xp, s2, steps, dt)
+    nbuf, hns = _blocks(xp, hs, steps, dt)
+    hbuf, h = _blocks(xp, hs, steps, dt)
+    out = xp.empty(x.shape[:-1] + (hs,), dt)
+    h0c = h0.T
+    for j, (idx, bs) in enumerate(steps):
+        if rest is not None and j == rest[0]:
+            rest[1]()
+        a = g[j]
+        hp = _prev_block(xp, h, h0c, j, bs)
+        gh = whh_s @ hp
         if bhh_s is not None:
             gh += bhh_s
-        rz = a[:, :s2]
-        rz += gh[:, :s2]
+        rz = a[:s2]
+        rz += gh[:s2]
         xp.tanh(rz, out=rz)
-        st = s[idx]
+        st = s[j]
         xp.multiply(rz, 0.5, out=st)
         st += 0.5
-        hn = hns[idx]
-        hn[...] = gh[:, s2:]
-        n = a[:, s2:]
-        n += st[:, :hs] * hn
+        hn = hns[j]
+        hn[...] = gh[s2:]
+        n = a[s2:]
+        n += st[:hs] * hn
         xp.tanh(n, out=n)
-        o = out[idx]                       # h' = n + z * (h - n)
+        o = h[j]                           # h' = n + z * (h - n)
         xp.subtract(hp, n, out=o)
-        o *= st[:, hs:]
+        o *= st[hs:]
         o += n
-    return out, _final(out, h0, steps), None, dict(t=t, s=s, hn=hns)
+        out[idx] = o.T
+    return out, _final_blocks(h, h0), None, dict(t=g, s=s, hn=hns, h=h,
+                                                 bufs=(gbuf, sbuf, nbuf, hbuf))
 
 
 def _rnn_fwd(xp, x, h0, w_ih, w_hh, b, steps, relu):
-    t = _in_proj(xp, x, w_ih, b, pooled=False)   # t becomes the output
-    whh_T = w_hh.T
-    for (idx, bs), prev in zip(steps, _prevs(steps)):
-        a = t[idx]
-        a += _prev_state(xp, t, h0, prev, bs) @ whh_T
+    dt = x.dtype
+    gbuf, g = _blocks(xp, w_hh.shape[0], steps, dt)   # the activations are the states
+    rest = _in_proj(xp, x, w_ih, b[:, None] if b is not None else None, steps, g)
+    out = xp.empty(x.shape[:-1] + (w_hh.shape[0],), dt)
+    h0c = h0.T
+    for j, (idx, bs) in enumerate(steps):
+        if rest is not None and j == rest[0]:
+            rest[1]()
+        a = g[j]
+        a += w_hh @ _prev_block(xp, g, h0c, j, bs)
         if relu:
             xp.maximum(a, 0, out=a)
         else:
             xp.tanh(a, out=a)
-    return t, _final(t, h0, steps), None, dict()   # t is the output and the activations
+        out[idx] = a.T
+    return out, _final_blocks(g, h0), None, dict(t=g, bufs=(gbuf,))
 
 
 # ---------------------------------------------------------------------------
@@ -443,53 +435,66 @@ def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, z_all, need_h0=True, over=N
     return dhp
 
 
-def _gru_bwd(xp, sv, out, h0, dout, dh, w_hh, steps):
-    t, s, hns = sv["t"], sv["s"], sv["hn"]
-    hs = hns.shape[-1]
+def _gru_bwd(xp, sv, h0, dout, dh, w_hh, steps, zx_all, zh_all):
+    """Backward through time (feature-major, like ``_lstm_bwd``): the input-side
+    and hidden-side pre-activation gradients go to the step's columns of
+    ``zx_all`` and ``zh_all`` (3H, *lead); ``dh`` (H, B) is updated in place."""
+    t, s, hns, h = sv["t"], sv["s"], sv["hn"], sv["h"]
+    hs = hns[0].shape[0]
     s2 = 2 * hs
-    zx_all = _take(xp, t.shape, t.dtype)
-    zh_all = _take(xp, t.shape, t.dtype)
-    whh_q = w_hh * _scale(xp, s2, 3 * hs, t.dtype, 0.25)
-    prevs = _prevs(steps)
-    for (idx, bs), prev in zip(reversed(steps), reversed(prevs)):
-        d = dh[:bs]
+    dt = t[0].dtype
+    whh_q = (w_hh * _scale(xp, s2, 3 * hs, dt, 0.25)).T
+    zbuf = _take(xp, (6 * hs * dh.shape[1],), dt)
+    h0c = h0.T
+    for j in range(len(steps) - 1, -1, -1):
+        idx, bs = steps[j]
+        d = dh[:, :bs]
         if dout is not None:
-            d += dout[idx]
-        a, st, hn = t[idx], s[idx], hns[idx]
-        r, zg, n = st[:, :hs], st[:, hs:], a[:, s2:]
-        zx, zh = zx_all[idx], zh_all[idx]
-        dn = zx[:, s2:]
+            d += dout[idx].T
+        a, st, hn = t[j], s[j], hns[j]
+        r, zg, n = st[:hs], st[hs:], a[s2:]
+        zx = zbuf[:3 * hs * bs].reshape(3 * hs, bs)
+        zh = zbuf[3 * hs * bs:6 * hs * bs].reshape(3 * hs, bs)
+        dn = zx[s2:]
         xp.multiply(d, 1 - zg, out=dn)
         dn *= 1 - n * n                                          # d n pre-activation
-        xp.multiply(dn, hn, out=zx[:, :hs])                      # d r
-        xp.subtract(_prev_state(xp, out, h0, prev, bs), n, out=zx[:, hs:s2])
-        zx[:, hs:s2] *= d                                        # d z
-        der = a[:, :s2] * a[:, :s2]
+        xp.multiply(dn, hn, out=zx[:hs])                         # d r
+        xp.subtract(_prev_block(xp, h, h0c, j, bs), n, out=zx[hs:s2])
+        zx[hs:s2] *= d                                           # d z
+        der = a[:s2] * a[:s2]
         xp.subtract(1, der, out=der)
-        zx[:, :s2] *= der
-        zh[:, :s2] = zx[:, :s2]
-        xp.multiply(dn, r, out=zh[:, s2:])
+        zx[:s2] *= der
+        zh[:s2] = zx[:s2]
+        xp.multiply(dn, r, out=zh[s2:])
+        _cols(zx_all, idx)[...] = zx
+        _cols(zh_all, idx)[...] = zh
         dprev = d * zg
-        dprev += zh @ whh_q
-        dh[:bs] = dprev
-    return zx_all, zh_all
+        dprev += whh_q @ zh
+        dh[:, :bs] = dprev
+    _give(zbuf)
 
 
-def _rnn_bwd(xp, a_all, dout, dh, w_hh, steps, relu):
-    z_all = _take(xp, a_all.shape, a_all.dtype)
-    for idx, bs in reversed(steps):
-        d = dh[:bs]
+def _rnn_bwd(xp, sv, dout, dh, w_hh, steps, relu, z_all):
+    """Backward through time of a plain RNN (feature-major): the pre-activation
+    gradients go to the step's columns of ``z_all`` (H, *lead)."""
+    g = sv["t"]
+    zbuf = _take(xp, (w_hh.shape[0] * dh.shape[1],), g[0].dtype)
+    for j in range(len(steps) - 1, -1, -1):
+        idx, bs = steps[j]
+        d = dh[:, :bs]
         if dout is not None:
-            d += dout[idx]
-        a, z = a_all[idx], z_all[idx]
+            d += dout[idx].T
+        a = g[j]
+        z = zbuf[:a.size].reshape(a.shape)
         if relu:
             xp.multiply(d, a > 0, out=z)
         else:
             der = a * a
             xp.subtract(1, der, out=der)
             xp.multiply(d, der, out=z)
-        xp.matmul(z, w_hh, out=dh[:bs])
-    return z_all
+        _cols(z_all, idx)[...] = z
+        xp.matmul(w_hh.T, z, out=dh[:, :bs])
+    _give(zbuf)
 
 
 class _Overlap:
@@ -579,28 +584,30 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
     xp = xp_of(x)
     h0 = _arr(h0_t, dt)
     dout = _arr(gout, dt) if gout is not None else None
-    dh = _arr(ghn, dt).copy() if ghn is not None else xp.zeros(h0.shape, dt)
+    # the kernels run feature-major: dh is (H, B)
+    dh = xp.ascontiguousarray(_arr(ghn, dt).T) if ghn is not None else \
+        xp.zeros(h0.shape[::-1], dt)
     w_hh = _arr(w_hh_t, dt)
     w_hr = _arr(w_hr_t, dt)
     x2 = x.reshape(-1, x.shape[-1])
+    lead = x.shape[:-1]
     dhp = None
     gx = gc0 = gwih = gwhh = gbih = gbhh = gwhr = None
     if mode == "LSTM":
         c0 = _arr(c0_t, dt)
         hs = c0.shape[-1]
-        dh = xp.ascontiguousarray(dh.T)                  # the kernel runs feature-major
         dc = xp.ascontiguousarray(_arr(gcn, dt).T) if gcn is not None else \
             xp.zeros(c0.shape[::-1], dt)
         q = _scale(xp, 3 * hs, 4 * hs, dt, 0.25)
         inv = np.argsort(sv["perm"])
         wih = sv["wih_p"]
-        z = _take(xp, (4 * hs,) + x.shape[:-1], dt)
+        z = _take(xp, (4 * hs,) + lead, dt)
         over = _lstm_overlap(xp, z, x, out, h0, steps, need, wih * q)
         dhp = _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, z, need[1], over)
         if over is not None:   # (before any threaded product below)
             gx, gwih, gwhh, gb = over.result()
-        dh, gc0 = xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T)
-        zx = zh = z.reshape(4 * hs, -1).T                # (N, 4H), like the other modes
+        gc0 = xp.ascontiguousarray(dc.T)
+        zx = zh = z.reshape(4 * hs, -1).T                # (N, 4H) views
         if w_hr is not None and need[7]:
             gwhr = _big(dhp.reshape(dhp.shape[0], -1), sv["hf"].reshape(hs, -1).T)
         if over is not None:
@@ -610,18 +617,22 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
             gb = (gb * q[:, 0])[inv] if need[5] or need[6] else None
             gbih = gb if need[5] else None
             gbhh = (gb.copy() if need[5] else gb) if need[6] else None
-            grads = (gx, dh, gc0, gwih, gwhh, gbih, gbhh, gwhr)
+            grads = (gx, xp.ascontiguousarray(dh.T), gc0, gwih, gwhh, gbih, gbhh, gwhr)
             _give(z, dhp)
             return _cast_grads(ctx, grads)
     elif mode == "GRU":
-        zx, zh = _gru_bwd(xp, sv, out, h0, dout, dh, w_hh, steps)
-        q = _scale(xp, 2 * w_hh.shape[-1], zx.shape[-1], dt, 0.25)
-        zx, zh = zx.reshape(-1, zx.shape[-1]), zh.reshape(-1, zh.shape[-1])
+        g3 = w_hh.shape[0]
+        zx, zh = _take(xp, (g3,) + lead, dt), _take(xp, (g3,) + lead, dt)
+        _gru_bwd(xp, sv, h0, dout, dh, w_hh, steps, zx, zh)
+        q = _scale(xp, 2 * w_hh.shape[-1], g3, dt, 0.25)
+        zx, zh = zx.reshape(g3, -1).T, zh.reshape(g3, -1).T
         inv, wih = None, _arr(w_ih_t, dt)
     else:
-        z = _rnn_bwd(xp, out, dout, dh, w_hh, steps, mode == "RNN_RELU")
-        zx = zh = z.reshape(-1, z.shape[-1])
+        z = _take(xp, (w_hh.shape[0],) + lead, dt)
+        _rnn_bwd(xp, sv, dout, dh, w_hh, steps, mode == "RNN_RELU", z)
+        zx = zh = z.reshape(w_hh.shape[0], -1).T
         q, inv, wih = None, None, _arr(w_ih_t, dt)
+    dh = xp.ascontiguousarray(dh.T)
 
     def fix(g):  # apply the folded gate scale and undo the gate permutation
         if q is not None:
@@ -685,7 +696,7 @@ def rnn_layer(mode, input, hx, cx, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None,
                    saved_out=True, mode=mode, steps=steps, s=s, out=out, cdt=cdt,
                    dtypes=tuple(t._dtype if isinstance(t, Tensor) else None for t in tensors),
                    biases=(b_ih, b_hh))
-    work = s.get("bufs") or [s[k] for k in ("t", "s", "hn") if s.get(k) is not None]
+    work = s["bufs"]
     if n is None:
         _give(*work)
     else:
