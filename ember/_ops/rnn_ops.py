@@ -150,33 +150,20 @@ def _scale(xp, n_sig, n, dt, v):
     return s
 
 
-# Every step reads the previous step's state straight from the stacked
-# outputs (or from the initial state), so the loop copies no state around.
-
-def _prevs(steps):
-    """(index, batch size) of the step processed before each step."""
-    res, prev = [], (None, 0)
-    for st in steps:
-        res.append(prev)
-        prev = st
-    return res
-
-
-def _prev_state(xp, arr, init, prev, bs):
-    pidx, pbs = prev
-    if pidx is None:
-        return init[:bs]
-    p = arr[pidx]
-    if pbs >= bs:
-        return p[:bs]
-    return xp.concatenate([p, init[pbs:bs]])   # reverse direction of a packed batch
-
-
-def _stack_prev(xp, arr, init, steps):
-    """Every step's previous state, stacked like ``arr``."""
-    hp = _take(xp, arr.shape[:-1] + init.shape[-1:], arr.dtype)
-    for st, prev in zip(steps, _prevs(steps)):
-        hp[st[0]] = _prev_state(xp, arr, init, prev, st[1])
+def _stack_prev(xp, out, init, steps):
+    """Every step's previous state, batch-major like the output ``out`` (for
+    the hidden-weight gradient): the step before's output, or the initial
+    state ``init`` (B, H) for sequences that start at this step."""
+    hp = _take(xp, out.shape[:-1] + init.shape[-1:], out.dtype)
+    prev = None
+    for idx, bs in steps:
+        dst = hp[idx]
+        m = 0 if prev is None else min(bs, prev[1])
+        if m:
+            dst[:m] = out[prev[0]][:m]
+        if m < bs:
+            dst[m:] = init[m:bs]
+        prev = idx, bs
     return hp
 
 
@@ -196,7 +183,6 @@ def _big(a, b):
 # Forward kernels: (out, h_n, c_n, saved arrays). Sigmoid gates are
 # ``0.5 * tanh(z / 2) + 0.5``: the halving is folded into the weights, the raw
 # tanh values stay in the gate array ``t`` and the sigmoids go to ``s``.
-# ---------------------------------------------------------------------------
 #
 # The kernels work feature-major: each step's gates, states and gradients are
 # ``(features, batch)`` blocks, so the step's products are ``W @ h`` with the
