@@ -577,8 +577,8 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
     w_hr = _arr(w_hr_t, dt)
     x2 = x.reshape(-1, x.shape[-1])
     lead = x.shape[:-1]
-    dhp = None
-    gx = gc0 = gwih = gwhh = gbih = gbhh = gwhr = None
+    dhp = hp = done = None
+    gc0 = gwhr = None
     if mode == "LSTM":
         c0 = _arr(c0_t, dt)
         hs = c0.shape[-1]
@@ -591,21 +591,11 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
         over = _lstm_overlap(xp, z, x, out, h0, steps, need, wih * q)
         dhp = _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, z, need[1], over)
         if over is not None:   # (before any threaded product below)
-            gx, gwih, gwhh, gb = over.result()
+            done = over.result()
         gc0 = xp.ascontiguousarray(dc.T)
         zx = zh = z.reshape(4 * hs, -1).T                # (N, 4H) views
         if w_hr is not None and need[7]:
             gwhr = _big(dhp.reshape(dhp.shape[0], -1), sv["hf"].reshape(hs, -1).T)
-        if over is not None:
-            gx = gx.reshape(x.shape) if gx is not None else None
-            gwih = (gwih * q)[inv] if need[3] else None
-            gwhh = (gwhh * q)[inv] if need[4] else None
-            gb = (gb * q[:, 0])[inv] if need[5] or need[6] else None
-            gbih = gb if need[5] else None
-            gbhh = (gb.copy() if need[5] else gb) if need[6] else None
-            grads = (gx, xp.ascontiguousarray(dh.T), gc0, gwih, gwhh, gbih, gbhh, gwhr)
-            _give(z, dhp)
-            return _cast_grads(ctx, grads)
     elif mode == "GRU":
         g3 = w_hh.shape[0]
         zx, zh = _take(xp, (g3,) + lead, dt), _take(xp, (g3,) + lead, dt)
@@ -619,24 +609,30 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
         zx = zh = z.reshape(w_hh.shape[0], -1).T
         q, inv, wih = None, None, _arr(w_ih_t, dt)
     dh = xp.ascontiguousarray(dh.T)
+    if done is not None:      # the helper thread's products (LSTM: zh is zx)
+        gx, gwih, gwhh, sx = done
+        gx = gx.reshape(x.shape) if gx is not None else None
+        sh = sx
+    else:
+        gx = _big(zx, wih * q if q is not None else wih).reshape(x.shape) if need[0] else None
+        gwih = _big(zx.T, x2) if need[3] else None
+        gwhh = None
+        if need[4]:
+            hp = _stack_prev(xp, out, h0, steps)
+            gwhh = _big(zh.T, hp.reshape(-1, hp.shape[-1]))
+        sx = zx.sum(0) if need[5] or (need[6] and zh is zx) else None
+        sh = sx if zh is zx else zh.sum(0) if need[6] else None
 
     def fix(g):  # apply the folded gate scale and undo the gate permutation
+        if g is None:
+            return None
         if q is not None:
             g = g * (q if g.ndim == 2 else q[:, 0])
         return g[inv] if inv is not None else g
-    if need[0]:
-        gx = _big(zx, wih * q if q is not None else wih).reshape(x.shape)
-    if need[3]:
-        gwih = fix(_big(zx.T, x2))
-    if need[4]:
-        hp = _stack_prev(xp, out, h0, steps)
-        gwhh = fix(_big(zh.T, hp.reshape(-1, hp.shape[-1])))
-    if need[5]:
-        gbih = fix(zx.sum(0))
-    if need[6]:
-        gbhh = fix(zh.sum(0)) if zh is not zx or not need[5] else gbih.copy()
-    grads = (gx, dh, gc0, gwih, gwhh, gbih, gbhh, gwhr)
-    _give(zx.base, zh.base if zh is not zx else None, hp if need[4] else None, dhp)
+    gbih = fix(sx) if need[5] else None
+    gbhh = (gbih.copy() if need[5] and sh is sx else fix(sh)) if need[6] else None
+    grads = (gx, dh, gc0, fix(gwih), fix(gwhh), gbih, gbhh, gwhr)
+    _give(zx.base, zh.base if zh is not zx else None, hp, dhp)
     return _cast_grads(ctx, grads)
 
 
