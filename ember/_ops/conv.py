@@ -425,12 +425,25 @@ def _wino_backward(g, lo, out_size=None, w=None, x=None):
         work(0, -(-N // nb))
     gw = None
     if x is not None:
-        parts = [sums[c] for c in sorted(sums)]   # in chunk order: deterministic rounding
-        du = sum(parts[1:], parts[0])
+        du = _in_order(sums)
         t = np.tensordot(gm, du.reshape(6, 6, O, C).astype(np.float64), axes=([0], [0]))
         gw = np.tensordot(t, gm, axes=([1], [0])).transpose(1, 2, 0, 3)   # Gt du G
         gw = np.ascontiguousarray(gw, dtype=dt)
     return out, gw
+
+
+def _in_order(sums):
+    """The sum of the per-range parts ``sums`` (start -> array) in range order, so
+    the rounding doesn't depend on which thread finished first."""
+    parts = [sums[k] for k in sorted(sums)]
+    return sum(parts[1:], parts[0])
+
+
+def _wino_adjoint_fits(in_size, out_size, lo):
+    """Whether an (N, ·, *out_size) result is the adjoint of a Winograd forward
+    with padding ``lo`` from an ``in_size`` output: ``lo`` and the implied far
+    side ``n + 2 - o - lo`` are >= 0."""
+    return all(p >= 0 and n + 2 >= o + p for n, o, p in zip(in_size, out_size, lo))
 
 
 def _overlap_add(B, z, TH, TW):
@@ -494,15 +507,13 @@ def _wgrad_streamed(x, g, k, s, lo, d):
         for n0, m, c in _chunks(x[a:e], k, s, lo, d, osz, threads):
             n0 += a
             if P >= _BIG_PLANE:   # one batched call (no Python loop), summed over samples
-                parts = (xp.matmul(c.swapaxes(0, 1), g3[n0:n0 + m].swapaxes(1, 2)).sum(0),)
+                part = xp.matmul(c.swapaxes(0, 1), g3[n0:n0 + m].swapaxes(1, 2)).sum(0)
             else:
-                parts = (c.reshape(-1, m * P) @
-                         g3[n0:n0 + m].transpose(0, 2, 1).reshape(m * P, O),)
-            for part in parts:
-                if gw is None:
-                    gw = part
-                else:
-                    gw += part
+                part = c.reshape(-1, m * P) @ g3[n0:n0 + m].transpose(0, 2, 1).reshape(m * P, O)
+            if gw is None:
+                gw = part
+            else:
+                gw += part
         if gw is not None:
             sums[a] = gw
     if _by_samples(x, g.size * x.shape[1] * math.prod(k)):
@@ -512,8 +523,7 @@ def _wgrad_streamed(x, g, k, s, lo, d):
     if not sums:
         gw = xp.zeros((x.shape[1] * math.prod(k), O), x.dtype)
     else:
-        parts = [sums[a] for a in sorted(sums)]   # in sample order: deterministic rounding
-        gw = sum(parts[1:], parts[0])
+        gw = _in_order(sums)
     return xp.ascontiguousarray(gw.T).reshape((O, x.shape[1]) + tuple(k))
 
 
@@ -591,11 +601,9 @@ def conv_tfwd(x, w, bias, s, lo, d, groups, out_size):
     nd = len(k)
     cout = w.shape[1] * G
     full = tuple(dd * (kk - 1) - p for kk, dd, p in zip(k, d, lo))
-    if G == 1 and _winograd_ok(x, w, cout, k, s, d) and all(p >= 0 for p in lo) and all(
-            n + 2 >= o + p for n, o, p in zip(x.shape[2:], out_size, lo)):
-        # the adjoint of the Winograd forward (the padding ``lo`` and the implied far
-        # side ``n + 2 - o - lo`` must be >= 0)
-        out = _tconv_winograd(x, w, lo, out_size)
+    if G == 1 and _winograd_ok(x, w, cout, k, s, d) and \
+            _wino_adjoint_fits(x.shape[2:], out_size, lo):
+        out = _tconv_winograd(x, w, lo, out_size)   # the adjoint of the Winograd forward
     elif G == 1 and all(ss == 1 for ss in s) and all(q >= 0 for q in full):
         # stride 1: a plain convolution of ``x`` padded to full size with the flipped,
         # transposed kernel; im2col streams through cache and no col2im is needed
@@ -678,7 +686,7 @@ def _both_grads_winograd(x, w, g, p):
     S = xa.shape[2:]
     if groups != 1 or not (_winograd_ok(ga, wa, wa.shape[1], wa.shape[2:], s, d) and
                            _winograd_ok(xa, ga, ga.shape[1], wa.shape[2:], s, d)) or \
-            not all(q >= 0 and n + 2 >= o + q for n, o, q in zip(ga.shape[2:], S, lo)):
+            not _wino_adjoint_fits(ga.shape[2:], S, lo):
         return None
     gxa, gwa = _wino_backward(ga, lo, S, w=wa, x=xa)
     gx = _out(gxa, g._dtype, low)
