@@ -7,7 +7,7 @@ import cProfile
 import pstats
 
 from . import workloads  # noqa: F401  (registers workloads)
-from .harness import DEVICE, WORKLOADS
+from .harness import DEVICE, WORKLOADS, warm_up
 
 
 def main(argv=None):
@@ -19,19 +19,18 @@ def main(argv=None):
                    help="also print who calls the functions matching REGEX")
     args = p.parse_args(argv)
     import ember
-    sync = ember.cuda.synchronize if DEVICE == "cuda" else (lambda: None)
+    sync = ember.cuda.synchronize if DEVICE == "cuda" else None
     for name in args.workloads:
         if name not in WORKLOADS:
             p.error(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
         step = WORKLOADS[name][0](ember)
-        for _ in range(3):  # warm-up (CuPy compiles its kernels on first use)
-            step()
-        sync()
+        warm_up(step, sync, 0, least=3)  # (CuPy compiles its kernels on first use)
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(args.steps):
             step()
-        sync()
+        if sync is not None:
+            sync()
         prof.disable()
         print(f"== {name} on {DEVICE}: {args.steps} steps")
         stats = pstats.Stats(prof).sort_stats("tottime")
