@@ -184,6 +184,36 @@ def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode
         assert bool(used) == (not free)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("frozen", [("weight_hh_l0", "bias_ih_l0"), ("weight_ih_l0",
+                                                                    "bias_hh_l0")])
+@pytest.mark.parametrize("helper", [True, False])
+def test_recurrent_partial_gradients_match_torch(two_threads, mode, frozen, helper):
+    """Frozen weights or biases, and an input without grad: the gradients that are
+    needed match torch, whether the LSTM's helper thread computes the weight
+    products during the backward loop or the GEMMs after it do."""
+    if not helper:
+        _parallel.set_num_threads(1)   # (two_threads restores it)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 3, 5))
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, mode)(5, 8).double()
+    mine = getattr(ember.nn, mode)(5, 8).double()
+    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
+                          for k, v in ref.state_dict().items()})
+    outs = []
+    for lib, m in ((torch, ref), (ember, mine)):
+        for name, p in m.named_parameters():
+            p.requires_grad_(name not in frozen)
+        y = m(lib.from_numpy(x.copy()))[0]
+        (y * y).sum().backward()
+        outs.append([None if p.grad is None else p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*outs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-10)
+
+
 def test_optimizer_units_run_alone_while_openblas_threads_spin(two_threads, monkeypatch):
     """Right after a threaded product, an optimizer's update runs its parameters
     whole on the calling thread (ember's threads would share OpenBLAS's cores)."""
