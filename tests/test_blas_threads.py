@@ -184,6 +184,51 @@ def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode
         assert bool(used) == (not free)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "RNN"])
+@pytest.mark.parametrize("free", [True, False])
+def test_recurrent_input_paths_match_torch(two_threads, monkeypatch, mode, free):
+    """A threaded layer pass puts the input projection in each step's product
+    (``_joint``); with busy cores it is done ahead, overlapped with the loop on
+    the helper thread (``_in_proj``). Both match torch on packed batches in both
+    directions with an initial state (and proj_size for LSTM)."""
+    monkeypatch.setattr(_blas, "MID_MACS", 1)
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: free)
+    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    paths = []
+    for name in ("_joint", "_in_proj"):
+        fn = getattr(rnn_ops, name)
+        monkeypatch.setattr(rnn_ops, name, lambda *a, _f=fn, _n=name: (paths.append(_n),
+                                                                        _f(*a))[1])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 4, 5))
+    lengths = [12, 9, 9, 4]
+    kw = dict(num_layers=2, bidirectional=True)
+    if mode == "LSTM":
+        kw["proj_size"] = 3
+    h = rng.standard_normal((4, 4, 3 if mode == "LSTM" else 8))
+    c = rng.standard_normal((4, 4, 8))
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, mode)(5, 8, **kw).double()
+    mine = getattr(ember.nn, mode)(5, 8, **kw).double()
+    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
+                          for k, v in ref.state_dict().items()})
+    outs = []
+    for lib, m in ((torch, ref), (ember, mine)):
+        xt = lib.from_numpy(x.copy()).requires_grad_()
+        hx = [lib.from_numpy(a.copy()).requires_grad_() for a in (h, c)]
+        packed = lib.nn.utils.rnn.pack_padded_sequence(xt, lengths)
+        y, hn = m(packed, tuple(hx) if mode == "LSTM" else hx[0])
+        hn = hn if mode == "LSTM" else (hn,)
+        loss = (y.data ** 2).sum() + sum((a ** 3).sum() for a in hn)
+        loss.backward()
+        outs.append([y.data.detach().numpy(), xt.grad.numpy()] +
+                    [a.detach().numpy() for a in hn] + [a.grad.numpy() for a in hx[:len(hn)]] +
+                    [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-10)
+    assert paths and set(paths) == {"_joint" if free else "_in_proj"}
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 @pytest.mark.parametrize("frozen", [("weight_hh_l0", "bias_ih_l0"), ("weight_ih_l0",
                                                                     "bias_hh_l0")])

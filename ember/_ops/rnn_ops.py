@@ -1,10 +1,11 @@
 """Recurrent layers as coarse ops: one op per layer and direction runs the
 whole time loop on arrays, feature-major (each step's states are ``(features,
-batch)`` blocks), with the input projection of all timesteps done before the
-loop, and its backward through time is hand-written on arrays (one GEMM each
-for the input, input-weight and hidden-weight gradients after the loop; for
-LSTM, which has the biggest ones, a helper thread computes them chunk by chunk
-of finished steps while the loop runs).
+batch)`` blocks), with the input projection in each step's product (or, with
+the helper thread, done ahead and overlapped with the loop), and its backward
+through time is hand-written on arrays (one GEMM each for the input,
+input-weight and hidden-weight gradients after the loop; for LSTM, which has
+the biggest ones, a helper thread computes them chunk by chunk of finished
+steps while the loop runs).
 
 ``rnn_layer`` is the kernel; ``rnn`` stacks layers and directions (dropout
 between layers, as PyTorch); ``lstm``/``gru``/``rnn_tanh``/``rnn_relu`` and the
@@ -173,6 +174,13 @@ def _layer_threads(w_hh, steps):
     return gemm_threads(steps[0][1] * w_hh.shape[0] * w_hh.shape[1])
 
 
+def _row_sum(a):
+    """``a.sum(0)`` as a matrix-vector product (the bias gradients): for a
+    (1024, 1024) float32 view of feature-major gradients 27 us against 149."""
+    xp = xp_of(a)
+    return a.T @ xp.ones(a.shape[0], a.dtype)
+
+
 def _big(a, b):
     """``a @ b`` for the after-the-loop GEMMs (``_blas.gemm_threads``)."""
     with gemm_threads(a.shape[0] * a.shape[1] * b.shape[1]):
@@ -255,6 +263,59 @@ def _in_proj(xp, x, w, b, steps, g):
     return k0, wait
 
 
+def _inputs(xp, x, w_hh, w_ih, b, steps, g, scale=None):
+    """How the steps' pre-activations get their input side (every weight row
+    times ``scale``, a column, if given). With the helper thread: projected
+    ahead into the gate blocks ``g``, overlapped with the time loop
+    (``_in_proj``); else in one joint product per step (``_joint``). Returns
+    (w, kbuf, ks, rest) for ``_step_gates`` and ``_give``."""
+    if xp is np and len(steps) >= 8 and _helper() is not None:
+        if b is not None:
+            b = b[:, None]
+        if scale is not None:
+            w_hh, w_ih, b = w_hh * scale, w_ih * scale, b * scale if b is not None else None
+        return w_hh, None, None, _in_proj(xp, x, w_ih, b, steps, g)
+    return _joint(xp, x, w_hh, w_ih, b, steps, scale) + (None,)
+
+
+def _joint(xp, x, w_hh, w_ih, b, steps, scale=None):
+    """The joint weight ``[w_hh | w_ih | b]`` (rows times ``scale``) and, per
+    step, the ``[h_prev; x_t; 1]`` block it multiplies, the state rows left to
+    fill: returns (weight, buffer, blocks). A step's gates are then one product,
+    with no separate input projection or adds: lstm_train's step 2-6% faster
+    (in one process, against the projections done ahead, products threaded)."""
+    p, f = w_hh.shape[1], w_ih.shape[1]
+    w = xp.empty((w_hh.shape[0], p + f + (b is not None)), w_hh.dtype)
+    parts = ((w[:, :p], w_hh), (w[:, p:p + f], w_ih)) + \
+        (((w[:, p + f:], b[:, None]),) if b is not None else ())
+    for dst, src in parts:
+        if scale is None:
+            dst[...] = src
+        else:
+            xp.multiply(src, scale, out=dst)
+    kbuf, ks = _blocks(xp, w.shape[1], steps, x.dtype)
+    for (idx, _), k in zip(steps, ks):
+        k[p:p + f] = x[idx].T
+        if b is not None:
+            k[p + f] = 1
+    return w, kbuf, ks
+
+
+def _step_gates(xp, a, j, prev, w, ks, rest):
+    """Step ``j``'s pre-activations into its gate block ``a``: the joint product
+    (``ks`` given) or the recurrent product added to the projected input
+    (``w`` is then w_hh; ``prev`` None when the state is known to be zero)."""
+    if ks is not None:
+        k = ks[j]
+        k[:prev.shape[0]] = prev
+        xp.matmul(w, k, out=a)
+        return
+    if rest is not None and j == rest[0]:
+        rest[1]()
+    if prev is not None:
+        a += w @ prev
+
+
 def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     hs = w_hh.shape[0] // 4
     s3 = 3 * hs
@@ -263,9 +324,8 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     half = _scale(xp, s3, 4 * hs, dt, 0.5)
     wih_p, whh_p = w_ih[perm], w_hh[perm]
     gbuf, g = _blocks(xp, 4 * hs, steps, dt)
-    rest = _in_proj(xp, x, wih_p * half, b[perm][:, None] * half if b is not None else None,
-                         steps, g)
-    whh_s = whh_p * half
+    w, kbuf, ks, rest = _inputs(xp, x, whh_p, wih_p, b[perm] if b is not None else None,
+                                steps, g, half)
     sbuf, s = _blocks(xp, s3, steps, dt)
     cbuf, c = _blocks(xp, hs, steps, dt)
     tbuf, tcs = _blocks(xp, hs, steps, dt)
@@ -277,11 +337,9 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     h0c, c0c = h0.T, c0.T
     h0_zero = not h0.any()             # the first step's recurrent product is 0
     for j, (idx, bs) in enumerate(steps):
-        if rest is not None and j == rest[0]:
-            rest[1]()
         a = g[j]
-        if j or not h0_zero:
-            a += whh_s @ _prev_block(xp, h, h0c, j, bs)
+        prev = _prev_block(xp, h, h0c, j, bs) if j or not h0_zero or ks is not None else None
+        _step_gates(xp, a, j, prev, w, ks, rest)
         xp.tanh(a, out=a)
         st = s[j]
         xp.multiply(a[:s3], 0.5, out=st)
@@ -299,7 +357,7 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
             xp.matmul(w_hr, hft, out=h[j])
         out[idx] = h[j].T
     hn = _final_blocks(h, h0)
-    _give(hbuf)
+    _give(hbuf, kbuf)
     saved = dict(t=g, s=s, c=c, tc=tcs, hf=hf, perm=perm, wih_p=wih_p, whh_p=whh_p,
                  bufs=(gbuf, sbuf, cbuf, tbuf, hf))
     return out, hn, _final_blocks(c, c0), saved
@@ -351,19 +409,18 @@ def _gru_fwd(xp, x, h0, w_ih, w_hh, b_ih, b_hh, steps):
 def _rnn_fwd(xp, x, h0, w_ih, w_hh, b, steps, relu):
     dt = x.dtype
     gbuf, g = _blocks(xp, w_hh.shape[0], steps, dt)   # the activations are the states
-    rest = _in_proj(xp, x, w_ih, b[:, None] if b is not None else None, steps, g)
+    w, kbuf, ks, rest = _inputs(xp, x, w_hh, w_ih, b, steps, g)
     out = xp.empty(x.shape[:-1] + (w_hh.shape[0],), dt)
     h0c = h0.T
     for j, (idx, bs) in enumerate(steps):
-        if rest is not None and j == rest[0]:
-            rest[1]()
         a = g[j]
-        a += w_hh @ _prev_block(xp, g, h0c, j, bs)
+        _step_gates(xp, a, j, _prev_block(xp, g, h0c, j, bs), w, ks, rest)
         if relu:
             xp.maximum(a, 0, out=a)
         else:
             xp.tanh(a, out=a)
         out[idx] = a.T
+    _give(kbuf)
     return out, _final_blocks(g, h0), None, dict(t=g, bufs=(gbuf,))
 
 
@@ -517,7 +574,7 @@ class _Overlap:
         parts = ((0, need[3], self.x2), (1, need[4], self.hp), (2, need[5] or need[6], None))
         for k, go, b in parts:
             if go:
-                a = zr.sum(0) if b is None else zr.T @ b[lo:hi]
+                a = _row_sum(zr) if b is None else zr.T @ b[lo:hi]
                 if acc[k] is None:
                     acc[k] = a
                 else:
@@ -620,8 +677,8 @@ def _backward_arrays(ctx, saved, gout, ghn, gcn):
         if need[4]:
             hp = _stack_prev(xp, out, h0, steps)
             gwhh = _big(zh.T, hp.reshape(-1, hp.shape[-1]))
-        sx = zx.sum(0) if need[5] or (need[6] and zh is zx) else None
-        sh = sx if zh is zx else zh.sum(0) if need[6] else None
+        sx = _row_sum(zx) if need[5] or (need[6] and zh is zx) else None
+        sh = sx if zh is zx else _row_sum(zh) if need[6] else None
 
     def fix(g):  # apply the folded gate scale and undo the gate permutation
         if g is None:
