@@ -326,7 +326,7 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
     gbuf, g = _blocks(xp, 4 * hs, steps, dt)
     w, kbuf, ks, rest = _inputs(xp, x, whh_p, wih_p, b[perm] if b is not None else None,
                                 steps, g, half)
-    sbuf = _take(xp, (s3 * h0.shape[0],), dt)
+    sbuf, s = _blocks(xp, s3, steps, dt)
     cbuf, c = _blocks(xp, hs, steps, dt)
     tbuf, tcs = _blocks(xp, hs, steps, dt)
     hbuf, h = _blocks(xp, h0.shape[-1], steps, dt)
@@ -341,7 +341,7 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
         prev = _prev_block(xp, h, h0c, j, bs) if j or not h0_zero or ks is not None else None
         _step_gates(xp, a, j, prev, w, ks, rest)
         xp.tanh(a, out=a)
-        st = sbuf[:s3 * bs].reshape(s3, bs)
+        st = s[j]
         xp.multiply(a[:s3], 0.5, out=st)
         st += 0.5
         ct = c[j]
@@ -357,9 +357,9 @@ def _lstm_fwd(xp, x, h0, c0, w_ih, w_hh, b, w_hr, steps):
             xp.matmul(w_hr, hft, out=h[j])
         out[idx] = h[j].T
     hn = _final_blocks(h, h0)
-    _give(hbuf, kbuf, sbuf)
-    saved = dict(t=g, c=c, tc=tcs, hf=hf, perm=perm, wih_p=wih_p, whh_p=whh_p,
-                 bufs=(gbuf, cbuf, tbuf, hf))
+    _give(hbuf, kbuf)
+    saved = dict(t=g, s=s, c=c, tc=tcs, hf=hf, perm=perm, wih_p=wih_p, whh_p=whh_p,
+                 bufs=(gbuf, sbuf, cbuf, tbuf, hf))
     return out, hn, _final_blocks(c, c0), saved
 
 
@@ -436,7 +436,7 @@ def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, z_all, need_h0=True, over=N
     updated in place; each step's pre-activation gradients go to its columns of
     ``z_all`` (4H, *lead). Returns the projected states' gradients (P, *lead) when
     ``w_hr`` is given, else None."""
-    t, c, tcs = sv["t"], sv["c"], sv["tc"]
+    t, s, c, tcs = sv["t"], sv["s"], sv["c"], sv["tc"]
     hs = c[0].shape[0]
     s3 = 3 * hs
     dt = t[0].dtype
@@ -454,9 +454,7 @@ def _lstm_bwd(xp, sv, dout, dh, dc, c0, w_hr, steps, z_all, need_h0=True, over=N
         if w_hr is not None:
             _cols(dhp, idx)[...] = d
             d = w_hr.T @ d
-        a, tc = t[j], tcs[j]
-        st = a[:s3] * 0.5                      # the sigmoids, from their tanh values
-        st += 0.5
+        a, st, tc = t[j], s[j], tcs[j]
         z = zbuf[:4 * hs * bs].reshape(4 * hs, bs)
         xp.multiply(d, tc, out=z[2 * hs:s3])                     # d o
         dct = tc * tc
