@@ -237,10 +237,17 @@ def _cols(a, idx):
     return a[(slice(None),) + idx]
 
 
+def _ahead_pool(xp, steps):
+    """The helper thread when it overlaps the input projection with the time
+    loop (NumPy data, at least 8 steps), else None."""
+    return _helper() if xp is np and len(steps) >= 8 else None
+
+
 def _in_proj(xp, x, w, b, steps, g):
     """Each step's input projection ``w @ x[idx].T (+ b)`` into its gate block.
-    With the helper thread, it does the later three quarters while the loop
-    starts: returns None or (first step not yet projected, wait function)."""
+    With the helper thread (``_ahead_pool``), it does the later three quarters
+    while the loop starts: returns None or (first step not yet projected, wait
+    function)."""
     def part(a, z):
         for j in range(a, z):
             xp.matmul(w, x[steps[j][0]].T, out=g[j])
@@ -248,7 +255,7 @@ def _in_proj(xp, x, w, b, steps, g):
                 g[j] += b
     n = len(steps)
     k0 = n // 4
-    pool = _helper() if xp is np and n >= 8 else None
+    pool = _ahead_pool(xp, steps)
     if pool is None:
         part(0, n)
         return None
@@ -269,7 +276,7 @@ def _inputs(xp, x, w_hh, w_ih, b, steps, g, scale=None):
     ahead into the gate blocks ``g``, overlapped with the time loop
     (``_in_proj``); else in one joint product per step (``_joint``). Returns
     (w, kbuf, ks, rest) for ``_step_gates`` and ``_give``."""
-    if xp is np and len(steps) >= 8 and _helper() is not None:
+    if _ahead_pool(xp, steps) is not None:
         if b is not None:
             b = b[:, None]
         if scale is not None:
