@@ -147,14 +147,30 @@ def test_mid_size_product_uses_openblas_threads_when_free(two_threads, policy, m
     assert policy == [2, 1] and split_calls == [1]
 
 
+def _recurrent_policy(monkeypatch, free):
+    """The thread policy with these tests' small recurrent products counted as
+    mid-size, and the cores free (threaded passes) or busy (the helper thread)."""
+    monkeypatch.setattr(_blas, "MID_MACS", 1)
+    monkeypatch.setattr(_blas, "_cores_idle", lambda: free)
+    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+
+
+def _twin_rnns(mode, **kw):
+    """``nn.<mode>(5, 8, **kw)`` in float64 in torch and in ember, with torch's weights."""
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, mode)(5, 8, **kw).double()
+    mine = getattr(ember.nn, mode)(5, 8, **kw).double()
+    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
+                          for k, v in ref.state_dict().items()})
+    return ref, mine
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("free", [True, False])
 def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode, free):
     """Each layer pass runs either under OpenBLAS's threads (free cores: no helper
     thread) or with the LSTM helper thread (busy cores); both match torch."""
-    monkeypatch.setattr(_blas, "MID_MACS", 1)         # these small products count as mid-size
-    monkeypatch.setattr(_blas, "_cores_idle", lambda: free)
-    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    _recurrent_policy(monkeypatch, free)
     helpers = []
     helper = rnn_ops._helper
     monkeypatch.setattr(rnn_ops, "_helper", lambda: helpers.append(helper()) or helpers[-1])
@@ -163,11 +179,7 @@ def test_recurrent_layer_passes_thread_or_overlap(two_threads, monkeypatch, mode
     monkeypatch.setattr(_blas._Threads, "__enter__", lambda s: (regions.append(1), enter(s)))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((12, 3, 5))
-    torch.manual_seed(0)
-    ref = getattr(torch.nn, mode)(5, 8, num_layers=2).double()
-    mine = getattr(ember.nn, mode)(5, 8, num_layers=2).double()
-    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
-                          for k, v in ref.state_dict().items()})
+    ref, mine = _twin_rnns(mode, num_layers=2)
     outs = []
     for lib, m in ((torch, ref), (ember, mine)):
         xt = lib.from_numpy(x.copy()).requires_grad_()
@@ -191,9 +203,7 @@ def test_recurrent_input_paths_match_torch(two_threads, monkeypatch, mode, free)
     (``_joint``); with busy cores it is done ahead, overlapped with the loop on
     the helper thread (``_in_proj``). Both match torch on packed batches in both
     directions with an initial state (and proj_size for LSTM)."""
-    monkeypatch.setattr(_blas, "MID_MACS", 1)
-    monkeypatch.setattr(_blas, "_cores_idle", lambda: free)
-    monkeypatch.setattr(_blas, "_pool_used", -1e9)
+    _recurrent_policy(monkeypatch, free)
     paths = []
     for name in ("_joint", "_in_proj"):
         fn = getattr(rnn_ops, name)
@@ -207,11 +217,7 @@ def test_recurrent_input_paths_match_torch(two_threads, monkeypatch, mode, free)
         kw["proj_size"] = 3
     h = rng.standard_normal((4, 4, 3 if mode == "LSTM" else 8))
     c = rng.standard_normal((4, 4, 8))
-    torch.manual_seed(0)
-    ref = getattr(torch.nn, mode)(5, 8, **kw).double()
-    mine = getattr(ember.nn, mode)(5, 8, **kw).double()
-    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
-                          for k, v in ref.state_dict().items()})
+    ref, mine = _twin_rnns(mode, **kw)
     outs = []
     for lib, m in ((torch, ref), (ember, mine)):
         xt = lib.from_numpy(x.copy()).requires_grad_()
@@ -241,11 +247,7 @@ def test_recurrent_partial_gradients_match_torch(two_threads, mode, frozen, help
         _parallel.set_num_threads(1)   # (two_threads restores it)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((12, 3, 5))
-    torch.manual_seed(0)
-    ref = getattr(torch.nn, mode)(5, 8).double()
-    mine = getattr(ember.nn, mode)(5, 8).double()
-    mine.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy())
-                          for k, v in ref.state_dict().items()})
+    ref, mine = _twin_rnns(mode)
     outs = []
     for lib, m in ((torch, ref), (ember, mine)):
         for name, p in m.named_parameters():
