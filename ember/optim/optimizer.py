@@ -403,12 +403,17 @@ class _ArrayOptimizer(Optimizer):
         cache = self.__dict__.get("_scratch_bufs")
         if cache is None:
             cache = self.__dict__["_scratch_bufs"] = {}
-        key = (slot, like.dtype, type(like))
-        buf = cache.get(key)
-        n = like.size
-        if buf is None or buf.size < n:
-            buf = cache[key] = _xp(like).empty(max(n, 1), like.dtype)
-        return buf[:n].reshape(like.shape)
+        return _cached(cache, like, slot, 1)
+
+
+def _cached(cache, like, slot, least):
+    """A scratch array like ``like`` from ``cache`` (one buffer per ``slot``, dtype
+    and array type, of at least ``least`` elements, grown as needed)."""
+    key = (slot, like.dtype, type(like))
+    buf = cache.get(key)
+    if buf is None or buf.size < like.size:
+        buf = cache[key] = _xp(like).empty(max(like.size, least), like.dtype)
+    return buf[:like.size].reshape(like.shape)
 
 
 # Units: an update cut into pieces (big parameters in blocks, the rest whole)
@@ -426,11 +431,7 @@ def _thread_scratch(like, slot):
     bufs = getattr(_thread_bufs, "bufs", None)
     if bufs is None:
         bufs = _thread_bufs.bufs = {}
-    key = (slot, like.dtype, type(like))
-    buf = bufs.get(key)
-    if buf is None or buf.size < like.size:
-        buf = bufs[key] = _xp(like).empty(max(like.size, _BLOCK), like.dtype)
-    return buf[:like.size].reshape(like.shape)
+    return _cached(bufs, like, slot, _BLOCK)
 
 
 def _units(items, block):
