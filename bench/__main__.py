@@ -3,11 +3,7 @@ import argparse
 import os
 
 from . import workloads  # noqa: F401  (registers workloads)
-from .harness import WORKLOADS, report, run_one
-
-# torch gets the machine's cores (2 here) for its intra-op pool; ember's BLAS
-# thread policy is its own default (see ember/_blas.py).
-THREADS = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
+from .harness import THREADS, WORKLOADS, report, run_one
 
 
 def blas_line(ember):

@@ -21,10 +21,10 @@ def measure(lib_name, workload):
     import importlib
 
     lib = importlib.import_module(lib_name)
-    if lib_name == "torch":  # same intra-op threads as ``python -m bench``
-        lib.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     from . import workloads  # noqa: F401  (registers workloads)
-    from .harness import DEVICE, WORKLOADS, _time, warm_up
+    from .harness import DEVICE, THREADS, WORKLOADS, _time, warm_up
+    if lib_name == "torch":  # same intra-op threads as ``python -m bench``
+        lib.set_num_threads(THREADS)
 
     build, reps, inner = WORKLOADS[workload]
     step = build(lib)

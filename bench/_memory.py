@@ -45,10 +45,10 @@ def measure(lib_name, workload, steps=STEPS):
     import importlib
 
     lib = importlib.import_module(lib_name)
-    if lib_name == "torch":  # same intra-op threads as ``python -m bench``
-        lib.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     from . import workloads  # noqa: F401  (registers workloads; imports NumPy only)
-    from .harness import WORKLOADS
+    from .harness import THREADS, WORKLOADS
+    if lib_name == "torch":  # same intra-op threads as ``python -m bench``
+        lib.set_num_threads(THREADS)
 
     build = WORKLOADS[workload][0]
     step = build(lib)

@@ -23,6 +23,9 @@ import time
 WORKLOADS = {}
 # Device the workloads run on ("cpu", or "cuda" from scripts/gpu-check).
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
+# torch gets the machine's cores (2 here) for its intra-op pool in every bench
+# process; ember's BLAS thread policy is its own default (see ember/_blas.py).
+THREADS = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
 WARMUP = float(os.environ.get("BENCH_WARMUP", 1.0))
 SWITCH = float(os.environ.get("BENCH_SWITCH", 0.15))
 
