@@ -139,11 +139,12 @@ def to_numpy(x):
     return a.astype(np.float32) if a.dtype == ml_dtypes.bfloat16 else a
 
 
-def _flatten(out):
+def flatten(out):
+    """The leaves of nested lists/tuples ``out`` as one list."""
     if isinstance(out, (list, tuple)):
         r = []
         for o in out:
-            r.extend(_flatten(o))
+            r.extend(flatten(o))
         return r
     return [out]
 
@@ -207,10 +208,10 @@ def check(fn, *inputs, grad=True, rtol=None, atol=None, grad_rtol=None, grad_ato
     assert_close(e_out, t_out, rtol, atol, "output", check_dtype)
     if not grad:
         return e_out, t_out
-    t_outs = [o for o in _flatten(t_out) if isinstance(o, torch.Tensor) and o.requires_grad]
-    e_outs = [o for o in _flatten(e_out) if isinstance(o, ember.Tensor) and o.requires_grad]
-    t_flat_all = [o for o in _flatten(t_out) if isinstance(o, torch.Tensor)]
-    e_flat_all = [o for o in _flatten(e_out) if isinstance(o, ember.Tensor)]
+    t_outs = [o for o in flatten(t_out) if isinstance(o, torch.Tensor) and o.requires_grad]
+    e_outs = [o for o in flatten(e_out) if isinstance(o, ember.Tensor) and o.requires_grad]
+    t_flat_all = [o for o in flatten(t_out) if isinstance(o, torch.Tensor)]
+    e_flat_all = [o for o in flatten(e_out) if isinstance(o, ember.Tensor)]
     # Outputs must agree on which ones carry a graph.
     for i, (eo, to) in enumerate(zip(e_flat_all, t_flat_all)):
         assert bool(eo.requires_grad) == bool(to.requires_grad), \

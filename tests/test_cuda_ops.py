@@ -5,7 +5,7 @@ through scripts/gpu-check on a GPU machine and are skipped elsewhere."""
 import numpy as np
 import pytest
 import torch
-from reference import RANDOM_OPS, ember_op, ember_opinfo_names, op_db, sample_to_ember
+from reference import RANDOM_OPS, ember_op, ember_opinfo_names, flatten, op_db, sample_to_ember
 
 import ember
 
@@ -29,14 +29,6 @@ def _ops():
     return ember_opinfo_names(skip=RANDOM)
 
 
-def _flat(out):
-    if isinstance(out, ember.Tensor):
-        return [out]
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in _flat(o)]
-    return [out]
-
-
 def _run(fn, sample, dev, grad):
     leaves = []
     inp = sample_to_ember(sample.input, leaves, dev)
@@ -44,7 +36,7 @@ def _run(fn, sample, dev, grad):
     kwargs = sample_to_ember(dict(sample.kwargs), leaves, dev)
     if "device" in kwargs:  # creation ops: the sample names the CPU
         kwargs["device"] = dev
-    outs = _flat(fn(inp, *args, **kwargs))
+    outs = flatten(fn(inp, *args, **kwargs))
     for o in outs:
         if isinstance(o, ember.Tensor):
             assert o.device.type == dev, f"output on {o.device}, expected {dev}"
